@@ -1,0 +1,27 @@
+# Two commands do all the set-up on a fresh machine (see README.md):
+#   make run    installs everything into .venv and starts the bot
+#               (Telegram when TELEGRAM_BOT_TOKEN is set, otherwise a chat in the terminal)
+#   make test   installs everything into .venv and runs the whole test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install bench
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m bot
+
+test: $(STAMP)
+	$(PY) -m bot check
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m bot eval

@@ -1,0 +1,1 @@
+"""Bedre Psykiatri's member bot: sourced answers from the association's policy material."""

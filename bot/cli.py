@@ -1,0 +1,133 @@
+"""Command line: `python -m bot [run|chat|ask|eval|check|calibrate]`.
+
+Each subcommand is a few lines calling the core; none of them needs a Telegram token except
+`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from bot.knowledge import INTENTS_DIR, KNOWLEDGE_DIR, Knowledge, KnowledgeError, load_knowledge
+
+
+def _load() -> Knowledge:
+    try:
+        return load_knowledge()
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from bot.engine import Engine
+
+    return Engine(_load())
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        knowledge = load_knowledge(Path(args.knowledge), Path(args.intents))
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(knowledge.stats_line())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot.render import to_json_line, to_text
+
+    engine = _engine()
+    question = " ".join(args.question)
+    if question == "-":
+        for line in sys.stdin:
+            line = line.rstrip("\n")
+            reply = engine.reply(line)
+            print(to_json_line(reply) if args.json else to_text(reply) + "\n", flush=True)
+        return 0
+    if not question.strip():
+        print("Skriv et spørgsmål, fx: python -m bot ask \"hvad er oslo-standarden\"", file=sys.stderr)
+        return 2
+    reply = engine.reply(question)
+    print(to_json_line(reply) if args.json else to_text(reply))
+    return 0
+
+
+def cmd_chat(_: argparse.Namespace) -> int:
+    from bot.chat import run_chat
+
+    return run_chat(_engine(), sys.stdin, sys.stdout)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.evaluate import run_eval
+
+    return run_eval(_engine(), Path(args.file), split=args.split, out=sys.stdout)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from bot.evaluate import calibrate
+
+    return calibrate(_load(), Path(args.file), write=not args.dry_run, out=sys.stdout)
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    if not os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
+        print(
+            "TELEGRAM_BOT_TOKEN er ikke sat: sæt den i miljøet eller i .env "
+            "(se README.md), eller brug `python -m bot chat` for at chatte i terminalen.",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.telegram.app import run_polling  # imported late: only `run` needs telegram
+
+    return run_polling()
+
+
+def cmd_default(args: argparse.Namespace) -> int:
+    if os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
+        return cmd_run(args)
+    return cmd_chat(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bot.evaluate import DEFAULT_EVAL
+
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.set_defaults(func=cmd_default)
+    sub = parser.add_subparsers(dest="command")
+
+    sub.add_parser("run", help="start the Telegram bot (needs TELEGRAM_BOT_TOKEN)").set_defaults(func=cmd_run)
+    sub.add_parser("chat", help="chat with the bot in the terminal").set_defaults(func=cmd_chat)
+    check = sub.add_parser("check", help="validate knowledge/ and intents/")
+    check.add_argument("--knowledge", default=str(KNOWLEDGE_DIR), help="knowledge folder")
+    check.add_argument("--intents", default=str(INTENTS_DIR), help="intents folder")
+    check.set_defaults(func=cmd_check)
+
+    ask = sub.add_parser("ask", help="answer one question ('-' reads one per line from stdin)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    ask.add_argument("question", nargs="*", help="the question, or - for stdin")
+    ask.set_defaults(func=cmd_ask)
+
+    ev = sub.add_parser("eval", help="run a question set: accuracy, confusions, latency")
+    ev.add_argument("file", nargs="?", default=str(DEFAULT_EVAL))
+    ev.add_argument("--split", choices=["train", "test", "all"], default="all")
+    ev.set_defaults(func=cmd_eval)
+
+    cal = sub.add_parser("calibrate", help="choose the answer/suggest thresholds on the train split")
+    cal.add_argument("file", nargs="?", default=str(DEFAULT_EVAL))
+    cal.add_argument("--dry-run", action="store_true", help="print, do not write bot/thresholds.json")
+    cal.set_defaults(func=cmd_calibrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)

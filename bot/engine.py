@@ -1,0 +1,181 @@
+"""Message -> Reply. The same engine serves Telegram, the terminal chat, `ask` and `eval`.
+
+Decisions, in order, for every message:
+1. crisis: a message that signals risk to someone's life gets the crisis reply, always first;
+2. conversational intents (greeting, help, topics, quiz, subscribe, ...);
+3. knowledge match with confidence: answer, "Mente du …?" suggestions, or an honest fallback.
+Steps 2 and 3 share one index, so an intent wins only when it matches better than any entry.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from bot.crisis import CrisisDetector
+from bot.knowledge import Entry, Intent, Knowledge
+from bot.matcher import Hit, Item, Matcher
+
+Kind = Literal["answer", "suggest", "fallback", "crisis", "intent"]
+INTENT_PREFIX = "intent:"
+THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
+MAX_MESSAGE = 4096
+MAX_SUGGESTIONS = 3
+MAX_RELATED = 3
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    answer: float = 0.55  # tau1: top score needed to answer
+    margin: float = 0.04  # tau2: lead over the runner-up needed to answer
+    suggest: float = 0.35  # below this: fallback
+
+    @classmethod
+    def load(cls, path: Path = THRESHOLDS_FILE) -> Thresholds:
+        if not path.is_file():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(answer=data["answer"], margin=data["margin"], suggest=data["suggest"])
+
+
+@dataclass(frozen=True)
+class LinkRef:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    entry: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: Kind
+    body: str
+    entry: str | None = None  # entry id, intent name, or None
+    score: float | None = None
+    source: str | None = None  # "Kilde: ..." line without the word Kilde
+    links: tuple[LinkRef, ...] = ()
+    suggestions: tuple[EntryRef, ...] = ()
+    related: tuple[EntryRef, ...] = ()
+    action: str | None = None  # for intents: what the front end does besides replying
+    topics: tuple[tuple[str, str], ...] = field(default=())  # (id, title) offered on fallback
+
+
+class Engine:
+    def __init__(self, knowledge: Knowledge, thresholds: Thresholds | None = None):
+        self.knowledge = knowledge
+        self.thresholds = thresholds or Thresholds.load()
+        self.crisis = CrisisDetector(knowledge.crisis)
+        self.intents: dict[str, Intent] = {i.name: i for i in knowledge.intents}
+        items = [
+            Item(
+                key=e.id,
+                title=e.title,
+                phrasings=e.phrasings,
+                keywords=e.keywords,
+                body=f"{e.answer} {e.source.section}",
+            )
+            for e in knowledge.entries
+        ]
+        items += [
+            Item(key=INTENT_PREFIX + i.name, title=i.name, phrasings=i.phrasings)
+            for i in knowledge.intents
+        ]
+        self.matcher = Matcher(items)
+        self._topics = tuple((t.id, t.title) for t in knowledge.topics.values())
+        neighbours: dict[str, set[str]] = {e.id: set(e.related) for e in knowledge.entries}
+        for e in knowledge.entries:
+            for r in e.related:
+                neighbours.setdefault(r, set()).add(e.id)
+        self._neighbours = {k: frozenset(v) for k, v in neighbours.items()}
+
+    # -- building replies --------------------------------------------------------------
+
+    def crisis_reply(self) -> Reply:
+        return Reply(kind="crisis", body=self.knowledge.crisis.reply)
+
+    def entry_reply(self, entry: Entry, score: float | None = None) -> Reply:
+        related = tuple(
+            EntryRef(r, self.knowledge.by_id[r].title)
+            for r in entry.related[:MAX_RELATED]
+            if r in self.knowledge.by_id
+        )
+        return Reply(
+            kind="answer",
+            body=entry.answer,
+            entry=entry.id,
+            score=score,
+            source=self.knowledge.source_line(entry),
+            links=tuple(LinkRef(link.title, link.url) for link in entry.links),
+            related=related,
+        )
+
+    def intent_reply(self, intent: Intent, score: float | None = None) -> Reply:
+        topics = self._topics if intent.action == "topics" else ()
+        return Reply(kind="intent", body=intent.reply, entry=intent.name, score=score,
+                     action=intent.action, topics=topics)
+
+    def fallback(self) -> Reply:
+        body = (
+            "Det ved jeg desværre ikke noget om. Jeg svarer kun ud fra Bedre Psykiatris "
+            "politiske materiale, og jeg vil ikke gætte. Prøv at spørge med andre ord, eller "
+            "vælg et af de emner, jeg kender:"
+        )
+        return Reply(kind="fallback", body=body, topics=self._topics)
+
+    # -- deciding ----------------------------------------------------------------------
+
+    def reply(self, text: str) -> Reply:
+        # 1. Crisis first: pure string matching, nothing that can fail on storage.
+        if self.crisis.is_crisis(text):
+            return self.crisis_reply()
+        return self.decide(self.matcher.rank(text, limit=8), self.thresholds)
+
+    def decide(self, hits: list[Hit], t: Thresholds) -> Reply:
+        """Answer, suggest or fall back, given the ranked hits and the thresholds."""
+        if not hits:
+            return self.fallback()
+        top = hits[0]
+        if top.score >= t.answer and top.score - self._runner_up(top, hits) >= t.margin:
+            return self._decided(top)
+        entries = [h for h in hits if not h.key.startswith(INTENT_PREFIX) and h.score >= t.suggest]
+        if not entries:
+            return self.fallback()
+        suggestions = tuple(
+            EntryRef(h.key, self.knowledge.by_id[h.key].title) for h in entries[:MAX_SUGGESTIONS]
+        )
+        titles = "\n".join(f"{i}. {s.title}" for i, s in enumerate(suggestions, 1))
+        return Reply(
+            kind="suggest",
+            body=f"Jeg er ikke helt sikker på, hvad du mener. Mente du …?\n{titles}",
+            score=top.score,
+            suggestions=suggestions,
+        )
+
+    def _runner_up(self, top: Hit, hits: list[Hit]) -> float:
+        """Score of the best competitor of `top` for the margin test.
+
+        Entries that `top` lists as related (or that list it) are not competitors: the
+        answer shows them as buttons, so a member reaches them in one tap. An intent has
+        no neighbours.
+        """
+        neighbours = self._neighbours.get(top.key, frozenset())
+        for hit in hits[1:]:
+            if hit.key not in neighbours:
+                return hit.score
+        return 0.0
+
+    def _decided(self, hit: Hit) -> Reply:
+        if hit.key.startswith(INTENT_PREFIX):
+            return self.intent_reply(self.intents[hit.key[len(INTENT_PREFIX):]], hit.score)
+        return self.entry_reply(self.knowledge.by_id[hit.key], hit.score)
+
+    def answer_entry(self, entry_id: str) -> Reply | None:
+        """The answer for an entry a member chose (a suggestion or related button)."""
+        entry = self.knowledge.by_id.get(entry_id)
+        return self.entry_reply(entry) if entry else None

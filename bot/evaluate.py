@@ -1,0 +1,228 @@
+"""Evaluation of the engine on a labelled question set, and threshold calibration.
+
+The question set (tests/eval/*.yaml) holds questions written as members ask them,
+each with what the bot should do:
+
+    - q: hvad er det der oslo standard
+      expect: oslo-standarden          # an entry id, or a list of acceptable ids
+    - q: hvad bliver vejret i morgen
+      expect: fallback                 # out of scope: the bot must not answer
+    - q: min søn siger han ikke vil leve mere
+      expect: crisis
+    - q: hej
+      expect: intent:hilsen
+
+A third of the questions (chosen by a hash of the text, so the split never changes) is the
+test split: calibration only ever looks at the train split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from bot.engine import INTENT_PREFIX, THRESHOLDS_FILE, Engine, Reply, Thresholds
+from bot.knowledge import Knowledge
+
+DEFAULT_EVAL = Path(__file__).resolve().parent.parent / "tests" / "eval"
+
+
+@dataclass(frozen=True)
+class Case:
+    q: str
+    expect: tuple[str, ...]
+    group: str  # entry | fallback | crisis | intent | policy-suicide
+
+    @property
+    def split(self) -> str:
+        digest = hashlib.sha256(self.q.strip().casefold().encode()).digest()
+        return "test" if digest[0] % 3 == 0 else "train"
+
+
+def load_cases(path: Path) -> list[Case]:
+    """Cases from one YAML file, or from every *.yaml file in a folder."""
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    rows = []
+    for file in files:
+        rows.extend(yaml.safe_load(file.read_text(encoding="utf-8"))["questions"])
+    cases = []
+    for row in rows:
+        expect = row["expect"]
+        expect = tuple(expect) if isinstance(expect, list) else (str(expect),)
+        if expect == ("crisis",):
+            group = "crisis"
+        elif expect == ("fallback",):
+            group = "fallback"
+        elif expect[0].startswith(INTENT_PREFIX):
+            group = "intent"
+        else:
+            group = row.get("group", "entry")
+        cases.append(Case(str(row["q"]), expect, group))
+    return cases
+
+
+def outcome(case: Case, reply: Reply) -> bool:
+    """Did the bot do what the case expects?"""
+    if case.group == "crisis":
+        return reply.kind == "crisis"
+    if case.group == "fallback":
+        return reply.kind in ("fallback", "suggest")
+    if case.group == "intent":
+        return reply.kind == "intent" and f"{INTENT_PREFIX}{reply.entry}" in case.expect
+    return reply.kind == "answer" and reply.entry in case.expect
+
+
+def first_choice(reply: Reply) -> str | None:
+    if reply.kind == "answer":
+        return reply.entry
+    if reply.kind == "suggest" and reply.suggestions:
+        return reply.suggestions[0].entry
+    return None
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{100 * n / d:5.1f} % ({n}/{d})" if d else "   n/a"
+
+
+@dataclass
+class Report:
+    results: list[tuple[Case, Reply, float]]
+
+    def subset(self, split: str) -> Report:
+        return Report([r for r in self.results if split == "all" or r[0].split == split])
+
+    def metrics(self) -> dict[str, float]:
+        by: dict[str, list[tuple[Case, Reply, float]]] = defaultdict(list)
+        for r in self.results:
+            by[r[0].group].append(r)
+        in_scope = by["entry"] + by["policy-suicide"]
+        non_crisis = [r for r in self.results if r[0].group != "crisis"]
+        lat = sorted(r[2] for r in self.results)
+
+        def share(rows: list, pred) -> float:  # type: ignore[no-untyped-def]
+            return sum(1 for r in rows if pred(r)) / len(rows) if rows else float("nan")
+
+        return {
+            "top1": share(in_scope, lambda r: outcome(r[0], r[1])),
+            "first_choice": share(in_scope, lambda r: first_choice(r[1]) in r[0].expect),
+            "oos_rejection": share(by["fallback"], lambda r: r[1].kind in ("fallback", "suggest")),
+            "oos_fallback": share(by["fallback"], lambda r: r[1].kind == "fallback"),
+            "crisis_recall": share(by["crisis"], lambda r: r[1].kind == "crisis"),
+            "false_crisis": share(non_crisis, lambda r: r[1].kind == "crisis"),
+            "intent_acc": share(by["intent"], lambda r: outcome(r[0], r[1])),
+            "p50_ms": statistics.median(lat) * 1000 if lat else float("nan"),
+            "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000 if lat else float("nan"),
+        }
+
+    def print(self, out: TextIO, knowledge: Knowledge, title: str) -> None:
+        by: dict[str, list[tuple[Case, Reply, float]]] = defaultdict(list)
+        for r in self.results:
+            by[r[0].group].append(r)
+        in_scope = by["entry"] + by["policy-suicide"]
+        out.write(f"\n== {title}: {len(self.results)} questions ==\n")
+        m = self.metrics()
+        ok = lambda rows: sum(1 for r in rows if outcome(r[0], r[1]))  # noqa: E731
+        out.write(f"top-1 answered correctly   {_pct(ok(in_scope), len(in_scope))}\n")
+        fc = sum(1 for r in in_scope if first_choice(r[1]) in r[0].expect)
+        out.write(f"right entry first (answer or first suggestion) {_pct(fc, len(in_scope))}\n")
+        kinds = Counter(r[1].kind for r in in_scope)
+        out.write(f"  in-scope reply kinds: {dict(kinds)}\n")
+        oos = by["fallback"]
+        rej = sum(1 for r in oos if r[1].kind in ("fallback", "suggest"))
+        fb = sum(1 for r in oos if r[1].kind == "fallback")
+        out.write(f"out-of-scope not answered  {_pct(rej, len(oos))}; of which plain fallback {_pct(fb, len(oos))}\n")
+        cr = by["crisis"]
+        out.write(f"crisis recall              {_pct(ok(cr), len(cr))}\n")
+        non = [r for r in self.results if r[0].group != "crisis"]
+        fcr = sum(1 for r in non if r[1].kind == "crisis")
+        out.write(f"false crisis               {_pct(fcr, len(non))}\n")
+        ps = by["policy-suicide"]
+        out.write(f"policy questions on suicide answered as policy {_pct(sum(1 for r in ps if r[1].kind != 'crisis'), len(ps))}\n")
+        out.write(f"intents                    {_pct(ok(by['intent']), len(by['intent']))}\n")
+        out.write("accuracy per document (in-scope):\n")
+        per_doc: dict[str, list[bool]] = defaultdict(list)
+        for case, reply, _ in in_scope:
+            entry = knowledge.by_id.get(case.expect[0])
+            per_doc[entry.source.doc if entry else "?"].append(outcome(case, reply))
+        for doc, oks in sorted(per_doc.items()):
+            out.write(f"  {doc:32} {_pct(sum(oks), len(oks))}\n")
+        out.write(f"latency per question in-process: p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms\n")
+        wrong = [r for r in self.results if not outcome(r[0], r[1])]
+        if wrong:
+            out.write(f"confusions ({len(wrong)}):\n")
+            for case, reply, _ in wrong:
+                got = reply.entry or ",".join(s.entry for s in reply.suggestions) or "-"
+                out.write(f"  [{case.split}] {case.q!r}\n      expected {'|'.join(case.expect)}; got {reply.kind} {got} ({reply.score})\n")
+
+
+def evaluate(engine: Engine, cases: list[Case]) -> Report:
+    results = []
+    for case in cases:
+        start = time.perf_counter()
+        reply = engine.reply(case.q)
+        results.append((case, reply, time.perf_counter() - start))
+    return Report(results)
+
+
+def run_eval(engine: Engine, path: Path, split: str, out: TextIO) -> int:
+    cases = load_cases(path)
+    report = evaluate(engine, cases)
+    t = engine.thresholds
+    out.write(f"thresholds: answer {t.answer}, margin {t.margin}, suggest {t.suggest}\n")
+    for name in (["train", "test"] if split == "all" else [split]):
+        report.subset(name).print(out, engine.knowledge, f"{name} split")
+    if split == "all":
+        report.print(out, engine.knowledge, "all")
+    return 0
+
+
+def calibrate(knowledge: Knowledge, path: Path, write: bool, out: TextIO) -> int:
+    """Grid-search the thresholds on the train split; the test split is never looked at."""
+    engine = Engine(knowledge, Thresholds(answer=0.0, margin=0.0, suggest=0.0))
+    cases = [c for c in load_cases(path) if c.split == "train" and c.group != "crisis"]
+    ranked = [(c, engine.matcher.rank(c.q, limit=8)) for c in cases]
+
+    def objective(t: Thresholds) -> float:
+        gain = 0.0
+        for case, hits in ranked:
+            reply = engine.decide(hits, t)
+            if case.group == "fallback":
+                gain += {"fallback": 1.0, "suggest": 0.6}.get(reply.kind, -1.5)
+            elif case.group == "intent":
+                gain += 1.0 if outcome(case, reply) else -0.5
+            elif reply.kind == "answer":
+                gain += 1.0 if reply.entry in case.expect else -1.5
+            elif reply.kind == "suggest":
+                gain += 0.4 if first_choice(reply) in case.expect else -0.2
+            else:
+                gain -= 0.5
+        return gain
+
+    best: tuple[float, Thresholds] | None = None
+    for a in range(30, 91, 2):
+        for m in range(0, 15, 2):
+            for s in range(20, a + 1, 4):
+                t = Thresholds(answer=a / 100, margin=m / 100, suggest=s / 100)
+                score = objective(t)
+                if best is None or score > best[0]:
+                    best = (score, t)
+    assert best is not None
+    score, t = best
+    out.write(f"best on {len(ranked)} train questions: answer {t.answer}, margin {t.margin}, suggest {t.suggest} (objective {score:.1f})\n")
+    if write:
+        THRESHOLDS_FILE.write_text(
+            json.dumps({"answer": t.answer, "margin": t.margin, "suggest": t.suggest,
+                        "calibrated_on": f"{path.name}, train split, {len(ranked)} questions"},
+                       indent=2) + "\n",
+            encoding="utf-8",
+        )
+        out.write(f"wrote {THRESHOLDS_FILE}\n")
+    return 0

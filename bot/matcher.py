@@ -1,0 +1,197 @@
+"""An index over entries and intents: a member's question -> ranked (key, score) list.
+
+Two signals are fused per item:
+
+* coverage — a BM25-weighted share of the question's words that the item contains
+  (title, phrasings, keywords, and more weakly its answer). Rare words weigh most, so
+  "Oslo" decides; words the index has never seen count against the match, which is what
+  makes an out-of-scope question score low.
+* fuzzy — rapidfuzz `token_sort_ratio` between the question and the item's best phrasing,
+  both as stemmed content words. Unlike WRatio / partial_ratio / token_set_ratio it does
+  not give a high score when a short question shares one word with a long phrasing.
+
+score = W_COVERAGE * coverage + (1 - W_COVERAGE) * fuzzy / 100, in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from bot.text import STOP_SKELETONS, CompoundSplitter, stem, words
+
+K1 = 1.2
+B = 0.75
+W_COVERAGE = 0.6
+FIELD_WEIGHTS = {"title": 3.0, "phrasings": 1.0, "keywords": 2.0, "body": 0.3}
+CANDIDATES = 100  # items whose phrasings get the (more costly) fuzzy comparison
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    title: str
+    phrasings: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    key: str
+    score: float
+    coverage: float
+    fuzzy: float
+
+
+@dataclass
+class _Analysis:
+    terms: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+
+class Matcher:
+    def __init__(self, items: list[Item]):
+        self.items = items
+        vocab: set[str] = set()
+        for it in items:
+            for text in (it.title, *it.phrasings, *it.keywords, it.body):
+                vocab.update(w for w in words(text) if w not in STOP_SKELETONS)
+        self.vocab = vocab
+        self._vocab_list = sorted(vocab)
+        self.splitter = CompoundSplitter(vocab)
+
+        # Weighted term frequencies per item (a BM25F-style simplification).
+        tfs: list[dict[str, float]] = []
+        lengths: list[float] = []
+        df: dict[str, int] = defaultdict(int)
+        for it in items:
+            tf: dict[str, float] = defaultdict(float)
+            fields = {
+                "title": [it.title],
+                "phrasings": list(it.phrasings),
+                "keywords": list(it.keywords),
+                "body": [it.body],
+            }
+            for name, texts in fields.items():
+                weight = FIELD_WEIGHTS[name]
+                for text in texts:
+                    for term in self._index_terms(text):
+                        tf[term] += weight
+            tfs.append(dict(tf))
+            lengths.append(sum(tf.values()))
+            for term in tf:
+                df[term] += 1
+        n = max(len(items), 1)
+        avgdl = (sum(lengths) / n) or 1.0
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self.max_idf = math.log(1 + (n - 0.5) / 1.5) if n > 1 else 1.0
+        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, tf in enumerate(tfs):
+            norm = K1 * (1 - B + B * lengths[i] / avgdl)
+            for term, f in tf.items():
+                # Saturated term frequency in [0, 1): how strongly item i is about `term`.
+                self.postings[term].append((i, f / (f + norm)))
+
+        # Fuzzy choices: every phrasing and the title, as stemmed content words.
+        self._choices: list[list[str]] = [
+            [c for c in (self._fuzzy_form(t) for t in (it.title, *it.phrasings)) if c]
+            for it in items
+        ]
+
+    # -- analysis ------------------------------------------------------------------------
+
+    def _index_terms(self, text: str) -> list[str]:
+        out = []
+        for w in words(text):
+            if w in STOP_SKELETONS:
+                continue
+            out.append(stem(w))
+            out.extend(stem(p) for p in self.splitter.split(w))
+        return out
+
+    def _correct(self, word: str) -> str | None:
+        """The closest vocabulary word for a typo, or None."""
+        if len(word) < 4 or word.isdigit():
+            return None
+        limit = 1 if len(word) < 8 else 2
+        found = process.extractOne(
+            word, self._vocab_list, scorer=Levenshtein.distance, processor=None,
+            score_cutoff=limit,
+        )
+        return found[0] if found else None
+
+    def analyse(self, text: str) -> _Analysis:
+        """Query terms: known words stemmed; unknown words split or typo-corrected."""
+        out = _Analysis()
+        for w in words(text):
+            if w in STOP_SKELETONS:
+                continue
+            if w in self.vocab or w.isdigit():
+                out.terms.append(stem(w))
+                continue
+            parts = self.splitter.split(w)
+            if parts:
+                out.terms.extend(stem(p) for p in parts)
+                continue
+            fixed = self._correct(w)
+            if fixed is not None:
+                out.terms.append(stem(fixed))
+            elif stem(w) in self.idf:
+                out.terms.append(stem(w))
+            else:
+                out.unknown.append(w)
+        return out
+
+    def _fuzzy_form(self, text: str) -> str:
+        return " ".join(stem(w) for w in words(text) if w not in STOP_SKELETONS)
+
+    # -- ranking -------------------------------------------------------------------------
+
+    def rank(self, text: str, limit: int = 5) -> list[Hit]:
+        query = self.analyse(text)
+        terms = list(dict.fromkeys(query.terms))
+        if not terms:
+            return []
+        total = sum(self.idf.get(t, self.max_idf) for t in terms)
+        total += self.max_idf * len(set(query.unknown))
+        coverage: dict[int, float] = defaultdict(float)
+        for t in terms:
+            idf = self.idf.get(t)
+            if idf is None:
+                continue
+            for i, sat in self.postings[t]:
+                coverage[i] += idf * sat
+        if not coverage:
+            return []
+        candidates = sorted(coverage, key=coverage.__getitem__, reverse=True)[:CANDIDATES]
+        # Unknown words stay in the fuzzy form too: they make the question less like any phrasing.
+        q_form = " ".join(terms + [stem(w) for w in query.unknown])
+        flat: list[str] = []
+        starts: list[int] = []
+        with_choices: list[int] = []
+        for i in candidates:
+            if self._choices[i]:
+                starts.append(len(flat))
+                with_choices.append(i)
+                flat.extend(self._choices[i])
+        best_fuzzy: dict[int, float] = {}
+        if flat:
+            # processor=None on purpose: both sides are already normalised by _fuzzy_form /
+            # analyse, and rapidfuzz 3 applies no processor by default anyway.
+            scores = process.cdist([q_form], flat, scorer=fuzz.token_sort_ratio, processor=None)[0]
+            maxima = np.maximum.reduceat(scores, starts)
+            best_fuzzy = dict(zip(with_choices, (float(m) for m in maxima)))
+        hits = []
+        for i in candidates:
+            cov = min(coverage[i] / total, 1.0) if total else 0.0
+            fz = best_fuzzy.get(i, 0.0)
+            score = W_COVERAGE * cov + (1 - W_COVERAGE) * fz / 100
+            hits.append(Hit(self.items[i].key, round(score, 4), round(cov, 4), fz))
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return hits[:limit]

@@ -1,0 +1,128 @@
+"""Danish text normalisation: fold, tokenise, stem, split compounds.
+
+Both sides (the knowledge base and a member's message) go through the same steps, so a
+member who writes "paaroerende", "parorende" or "pårørende" reaches the same entry:
+
+1. `fold`: Unicode NFKC, casefold, drop zero-width and control characters, æ/ø/å -> ae/oe/aa
+   and other accents stripped.
+2. `skeleton`: the folded ascii word with "aa"->"a", "oe"->"o", "ae"->"e", so spellings
+   without a Danish keyboard ("parorende") meet the folded ones ("paaroerende").
+3. Snowball's Danish stemmer (the `snowballstemmer` package ships it; nothing is downloaded).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+_DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ß": "ss"})
+_TOKEN = re.compile(r"[a-z0-9]+")
+_SKELETON = re.compile(r"aa|oe|ae")
+_SKELETON_MAP = {"aa": "a", "oe": "o", "ae": "e"}
+
+# Snowball's Danish stop list, minus the words that decide what a question asks:
+# question words (hvad, hvor, hvem, hvordan, hvorfor, hvornår, hvilke, mange) and negation
+# (ikke, ingen, uden, mod) stay, so "hvor mange" and "ikke" still count.
+STOPWORDS_DA = frozenset(
+    """og i jeg det at en den til er som på de med han af for der var mig sig men et har om vi
+    min havde ham hun nu over da fra du ud sin dem os op man hans eller skal selv her alle vil
+    blev kunne ind når være dog noget ville jo deres ned skulle denne end dette mit også under
+    have dig anden hende mine alt meget sit sine vor disse hvis din nogle hos blive ad bliver
+    hendes været thi jer sådan kan så lige bare egentlig gerne mon nok jo da vel altså
+    mere helt får fik få""".split()
+)
+
+_stemmer = snowballstemmer.stemmer("danish")
+
+
+def fold(text: str) -> str:
+    """Casefold, æ/ø/å -> ae/oe/aa, accents stripped; anything else non-ascii is dropped.
+
+    The result is only used for matching (tokens are [a-z0-9]+), so dropping emoji,
+    zero-width, right-to-left and control characters is what we want.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_DANISH)
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def skeleton(word: str) -> str:
+    """'paaroerende' -> 'parorende': the form a word takes without a Danish keyboard."""
+    return _SKELETON.sub(lambda m: _SKELETON_MAP[m.group(0)], word)
+
+
+@lru_cache(maxsize=16384)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(skeleton(w) for w in _TOKEN.findall(fold(text)))
+
+
+def words(text: str) -> list[str]:
+    """Folded, skeletonised words of a text, stopwords kept."""
+    return list(_words(text))
+
+
+STOP_SKELETONS = frozenset(skeleton(w) for w in (fold(s) for s in STOPWORDS_DA))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Stem one skeleton word; numbers stay as they are."""
+    if word.isdigit() or len(word) <= 3:
+        return word
+    return str(_stemmer.stemWord(word))
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning: skeleton form, stopwords removed."""
+    return [w for w in words(text) if w not in STOP_SKELETONS]
+
+
+class CompoundSplitter:
+    """Splits closed compounds into parts the index knows: 'paarorendevejleder' -> parts.
+
+    Danish writes compounds as one word (pårørendevejleder) where a member may write two
+    (pårørende vejleder), and the other way round. A word is split when both halves (the
+    left one optionally with a linking -s- or -e-) are words of the vocabulary, or the right
+    half splits again.
+    """
+
+    MIN_PART = 3
+
+    def __init__(self, vocabulary: set[str]):
+        self.vocabulary = {w for w in vocabulary if len(w) >= self.MIN_PART and not w.isdigit()}
+
+    def _known(self, part: str) -> bool:
+        return part in self.vocabulary
+
+    @lru_cache(maxsize=65536)  # noqa: B019 - one splitter per index, lives as long as it
+    def split(self, word: str, depth: int = 0) -> tuple[str, ...]:
+        """Parts of `word` (empty when it is not a compound of known words)."""
+        n = len(word)
+        if n < 2 * self.MIN_PART or depth > 2:
+            return ()
+        best: tuple[str, ...] = ()
+        best_key = (-1, -1)
+        for i in range(self.MIN_PART, n - self.MIN_PART + 1):
+            left, right = word[:i], word[i:]
+            lefts = [left]
+            if left[-1] in "se" and len(left) > self.MIN_PART:
+                lefts.append(left[:-1])
+            left_ok = next((l for l in lefts if self._known(l)), None)
+            if left_ok is None:
+                continue
+            if self._known(right):
+                parts: tuple[str, ...] = (left_ok, right)
+            else:
+                rest = self.split(right, depth + 1)
+                if not rest:
+                    continue
+                parts = (left_ok, *rest)
+            # Prefer few parts, then the most even split (long parts are safer).
+            key = (-len(parts), min(len(p) for p in parts))
+            if key > best_key:
+                best, best_key = parts, key
+        return best
