@@ -134,10 +134,6 @@ class Entry(_Model):
         return self
 
 
-class EntryFile(_Model):
-    entries: tuple[Entry, ...] = Field(min_length=1)
-
-
 class Doc(_Model):
     id: Slug
     title: Text
@@ -250,6 +246,26 @@ def _validate(model: type[BaseModel], doc: Located) -> tuple[BaseModel | None, l
         return None, problems
 
 
+def _validate_entries(doc: Located, problems: list[Problem]) -> list[tuple[Entry, Located, int]]:
+    """Validate entry by entry, so one bad entry does not hide the others' problems."""
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list) or not data["entries"]:
+        problems.append(Problem(doc.file, doc.line(("entries",)), "the file must hold 'entries:' with a list of entries"))
+        return []
+    extra = sorted(set(data) - {"entries"})
+    for key in extra:
+        problems.append(Problem(doc.file, doc.line((key,)), f"unknown field '{key}'"))
+    valid = []
+    for i, raw in enumerate(data["entries"]):
+        try:
+            valid.append((Entry.model_validate(raw), doc, i))
+        except ValidationError as exc:
+            for err in exc.errors():
+                err = {**err, "loc": ("entries", i, *err["loc"])}
+                problems.append(Problem(doc.file, doc.line(err["loc"]), _describe(err)))
+    return valid
+
+
 def _display(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
@@ -303,10 +319,7 @@ def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTE
                         problems.append(Problem(doc.file, doc.line(("topics", i, "id")), f"duplicate topic id '{topic.id}'"))
                     topics[topic.id] = topic
         else:
-            model, found = _validate(EntryFile, doc)
-            problems.extend(found)
-            if model is not None:
-                entries.extend((e, doc, i) for i, e in enumerate(model.entries))  # type: ignore[attr-defined]
+            entries.extend(_validate_entries(doc, problems))
 
     if not intents_dir.is_dir():
         problems.append(Problem(_display(intents_dir), 1, "intents folder not found"))

@@ -105,7 +105,7 @@ class CompoundSplitter:
         if n < 2 * self.MIN_PART or depth > 2:
             return ()
         best: tuple[str, ...] = ()
-        best_key = (-1, -1)
+        best_key: tuple[int, int] | None = None
         for i in range(self.MIN_PART, n - self.MIN_PART + 1):
             left, right = word[:i], word[i:]
             lefts = [left]
@@ -123,6 +123,6 @@ class CompoundSplitter:
                 parts = (left_ok, *rest)
             # Prefer few parts, then the most even split (long parts are safer).
             key = (-len(parts), min(len(p) for p in parts))
-            if key > best_key:
+            if best_key is None or key > best_key:
                 best, best_key = parts, key
         return best

@@ -1,0 +1,158 @@
+"""Each decision step of the engine, as a member would notice it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine import Engine, Thresholds
+from bot.knowledge import Knowledge
+from bot.matcher import Hit
+from bot.render import to_text
+
+
+# -- 1. crisis first ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("message", [
+    "jeg vil ikke leve mere",
+    "Min søn har skrevet et afskedsbrev",
+    "min datter skærer i sig selv igen",
+    "jeg har selvmordstanker",
+    "jeg har selvmorstanker",  # typo
+    "han har taget alle sine piller",
+    "JEG VIL SLAA MIG SELV IHJEL",  # no æøå, capitals
+    "hvad gør jeg, min kæreste taler om selvmord",
+])
+def test_crisis_message_gets_the_crisis_reply(engine: Engine, message: str) -> None:
+    reply = engine.reply(message)
+    assert reply.kind == "crisis"
+    text = to_text(reply)
+    assert "112" in text and "70 201 201" in text and "akutmodtagelse" in text
+
+
+def test_crisis_reply_wins_over_a_policy_match(engine: Engine) -> None:
+    # The message also matches knowledge about bosteder, but risk comes first.
+    assert engine.reply("min søn på bostedet vil ikke leve mere").kind == "crisis"
+
+
+@pytest.mark.parametrize("message", [
+    "hvad siger FOA om selvmord på bosteder",
+    "hvor mange ansatte på botilbud har oplevet at en borger forsøgte selvmord",
+    "hvad foreslår i om selvmordsforebyggende klinikker",
+])
+def test_policy_question_that_mentions_suicide_is_answered_as_policy(engine: Engine, message: str) -> None:
+    assert engine.reply(message).kind != "crisis"
+
+
+def test_crisis_check_needs_no_database_or_index(knowledge: Knowledge) -> None:
+    from bot.crisis import CrisisDetector
+
+    assert CrisisDetector(knowledge.crisis).is_crisis("jeg vil dø")
+
+
+# -- 2. intents ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("message,intent", [
+    ("hej", "hilsen"),
+    ("tusind tak", "tak"),
+    ("hvad kan du hjælpe med", "hjaelp"),
+    ("hvem står bag dig", "om-botten"),
+    ("hvilke emner kan jeg spørge om", "emner"),
+    ("start quiz", "quiz"),
+    ("jeg vil have dagens budskab", "abonner"),
+    ("afmeld mig", "afmeld"),
+])
+def test_conversational_intents(engine: Engine, message: str, intent: str) -> None:
+    reply = engine.reply(message)
+    assert (reply.kind, reply.entry) == ("intent", intent)
+
+
+def test_topics_intent_lists_the_topics(engine: Engine, knowledge: Knowledge) -> None:
+    text = to_text(engine.reply("vis emner"))
+    for topic in knowledge.topics.values():
+        assert topic.title in text
+
+
+# -- 3. knowledge match ------------------------------------------------------------------
+
+@pytest.mark.parametrize("message,entry", [
+    ("hvad er oslo standarden", "oslo-standarden"),
+    ("Hvad er Oslo-standarden?", "oslo-standarden"),
+    ("pårørende vejleder", "paaroerendevejledere"),
+    ("parorendevejleder", "paaroerendevejledere"),
+])
+def test_answer_carries_source_and_links(engine: Engine, message: str, entry: str) -> None:
+    reply = engine.reply(message)
+    assert (reply.kind, reply.entry) == ("answer", entry)
+    text = to_text(reply)
+    assert "Kilde:" in text and "mærkesager" in text.casefold()
+
+
+def test_answer_lists_its_links(engine: Engine, knowledge: Knowledge) -> None:
+    reply = engine.reply("hvad er oslo standarden")
+    links = knowledge.by_id["oslo-standarden"].links
+    assert links and all(link.url in to_text(reply) for link in links)
+
+
+def test_a_rare_word_decides(engine: Engine) -> None:
+    # "Oslo" appears in few entries, "kommune" in many: the Oslo entries must win.
+    reply = engine.reply("oslo kommune")
+    top = reply.entry or reply.suggestions[0].entry
+    assert "oslo" in top
+
+
+def test_out_of_scope_question_gets_an_honest_fallback(engine: Engine, knowledge: Knowledge) -> None:
+    reply = engine.reply("hvem vinder fodboldkampen i aften")
+    assert reply.kind == "fallback"
+    text = to_text(reply)
+    assert "ved jeg desværre ikke" in text
+    assert all(t.title in text for t in knowledge.topics.values())
+
+
+@pytest.mark.parametrize("message", ["", "   ", "???", "🙂", "\u200b"])
+def test_empty_or_symbol_message_gets_fallback(engine: Engine, message: str) -> None:
+    assert engine.reply(message).kind == "fallback"
+
+
+# -- 4. confidence -----------------------------------------------------------------------
+
+def _hits(*pairs: tuple[str, float]) -> list[Hit]:
+    return [Hit(key, score, score, score * 100) for key, score in pairs]
+
+
+def test_threshold_answer_suggest_fallback(engine: Engine, knowledge: Knowledge) -> None:
+    a, b = "oslo-standarden", "psykiatriraad"
+    t = Thresholds(answer=0.6, margin=0.05, suggest=0.3)
+    assert engine.decide(_hits((a, 0.9), (b, 0.5)), t).kind == "answer"
+    assert engine.decide(_hits((a, 0.59), (b, 0.2)), t).kind == "suggest"
+    assert engine.decide(_hits((a, 0.29), (b, 0.2)), t).kind == "fallback"
+
+
+def test_margin_too_small_suggests_both(engine: Engine, knowledge: Knowledge) -> None:
+    a, b = "oslo-standarden", "psykiatriraad"
+    assert b not in knowledge.by_id[a].related and a not in knowledge.by_id[b].related
+    t = Thresholds(answer=0.6, margin=0.05, suggest=0.3)
+    reply = engine.decide(_hits((a, 0.80), (b, 0.78)), t)
+    assert reply.kind == "suggest"
+    assert [s.entry for s in reply.suggestions] == [a, b]
+    assert "Mente du" in to_text(reply)
+
+
+def test_related_runner_up_is_no_competitor(engine: Engine, knowledge: Knowledge) -> None:
+    a = "oslo-standarden"
+    b = knowledge.by_id[a].related[0]
+    t = Thresholds(answer=0.6, margin=0.05, suggest=0.3)
+    reply = engine.decide(_hits((a, 0.80), (b, 0.79)), t)
+    assert (reply.kind, reply.entry) == ("answer", a)
+    assert b in [r.entry for r in reply.related]
+
+
+def test_suggestions_are_at_most_three(engine: Engine) -> None:
+    t = Thresholds(answer=0.9, margin=0.05, suggest=0.3)
+    hits = _hits(("oslo-standarden", 0.7), ("psykiatriraad", 0.69), ("pcv", 0.68), ("opus", 0.67))
+    assert len(engine.decide(hits, t).suggestions) == 3
+
+
+def test_chosen_suggestion_answers(engine: Engine) -> None:
+    reply = engine.answer_entry("pcv")
+    assert reply is not None and reply.kind == "answer" and reply.entry == "pcv"
+    assert engine.answer_entry("findes-ikke") is None
