@@ -7,6 +7,7 @@ Each subcommand is a few lines calling the core; none of them needs a Telegram t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -78,6 +79,27 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return calibrate(_load(), Path(args.file), write=not args.dry_run, out=sys.stdout)
 
 
+def cmd_train_crisis(_: argparse.Namespace) -> int:
+    from bot.risk_model import MODEL_FILE, load_examples, ordinary_questions, train, training_hash
+
+    try:
+        knowledge = load_knowledge(fresh_model=False)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    positives, negatives = load_examples(INTENTS_DIR)
+    ordinary = ordinary_questions(
+        [p for e in knowledge.entries for p in (e.title, *e.phrasings)]
+        + [p for i in knowledge.intents for p in i.phrasings]
+    )
+    model, stats = train(positives, negatives + ordinary)
+    model = type(model)(model.weights, model.bias, model.threshold, training_hash(INTENTS_DIR))
+    model.save(INTENTS_DIR / MODEL_FILE, {"trained_on": stats})
+    print(json.dumps(stats, ensure_ascii=False))
+    return 0
+
+
 def cmd_run(_: argparse.Namespace) -> int:
     if not os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
         print(
@@ -120,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("file", nargs="?", default=str(DEFAULT_EVAL))
     ev.add_argument("--split", choices=["train", "test", "all"], default="all")
     ev.set_defaults(func=cmd_eval)
+
+    sub.add_parser("train-crisis", help="train the crisis model on intents/training/").set_defaults(func=cmd_train_crisis)
 
     cal = sub.add_parser("calibrate", help="choose the answer/suggest thresholds on the train split")
     cal.add_argument("file", nargs="?", default=str(DEFAULT_EVAL))

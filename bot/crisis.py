@@ -2,8 +2,17 @@
 
 No database, no network, no model: nothing here can fail because storage or Telegram is down.
 Matching is on folded words (æ/ø/å, case and punctuation ignored) and tolerates one typo in
-words of six letters or more, so "selvmordstanker", "selvmorstanker" and "SELVMORDSTANKER"
+words of seven letters or more, so "selvmordstanker", "selvmorstanker" and "SELVMORDSTANKER"
 are the same.
+
+The rules, in order (phrase lists in intents/crisis.yaml):
+1. a `signals` phrase anywhere -> crisis;
+2. otherwise a `mentions` word (selvmord, selvskade, dø, ...) is needed, and then
+   - with a `personal` word (jeg, min søn, hun, ...) and an `acute` word (nu, i nat) -> crisis;
+   - inside a `policy` frame ("hvad siger FOA om ...") or about the `past` -> not a crisis;
+   - with a `personal` word, or not phrased as a `question` for information -> crisis.
+Everyday idioms (`harmless`: "jeg dør af grin") are taken out first, and chat spellings
+(`aliases`: "ikk" for "ikke") are read as the word they stand for.
 """
 
 from __future__ import annotations
@@ -11,84 +20,174 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from bot.knowledge import Crisis
+from bot.risk_model import RiskModel
 from bot.text import words
 
 GAP = "..."
+END = "$"
 MAX_GAP = 3
+TYPO_MIN = 7  # words at least this long may carry one typo
 
 
 @dataclass(frozen=True)
 class _Pattern:
-    parts: tuple[str, ...]  # words; "w*" a prefix; "..." a gap of up to MAX_GAP words
+    # words; "w*" a prefix, "*w" a suffix; "..." up to MAX_GAP words; "$" the end
+    parts: tuple[str, ...]
     source: str
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset(p for p in self.parts if p not in (GAP, END))
 
 
 def _compile(phrase: str) -> _Pattern:
     parts: list[str] = []
     for raw in phrase.split():
-        if raw == GAP:
-            parts.append(GAP)
+        if raw in (GAP, END):
+            parts.append(raw)
             continue
-        prefix = raw.endswith("*")
-        ws = words(raw.rstrip("*"))
+        ws = words(raw.strip("*"))
         for j, w in enumerate(ws):
-            parts.append(w + "*" if prefix and j == len(ws) - 1 else w)
+            if raw.endswith("*") and j == len(ws) - 1:
+                w = w + "*"
+            if raw.startswith("*") and j == 0:
+                w = "*" + w
+            parts.append(w)
     return _Pattern(tuple(parts), phrase)
 
 
-@lru_cache(maxsize=65536)
-def _word_matches(pattern: str, word: str) -> bool:
-    if pattern.endswith("*"):
-        stem = pattern[:-1]
-        if word.startswith(stem):
-            return True
-        # a typo inside the stem: compare with the word's beginning of the same length
-        return len(stem) >= 6 and Levenshtein.distance(stem, word[: len(stem)]) <= 1
-    if word == pattern:
-        return True
-    return len(pattern) >= 6 and abs(len(word) - len(pattern)) <= 1 and Levenshtein.distance(pattern, word) <= 1
+class _Lexicon:
+    """Which pattern words a message word matches; cached per word."""
+
+    def __init__(self, patterns: list[_Pattern]):
+        all_words = {w for p in patterns for w in p.needs}
+        self.exact = {w for w in all_words if not w.startswith("*") and not w.endswith("*")}
+        self.long_exact = sorted(w for w in self.exact if len(w) >= TYPO_MIN)
+        self.prefixes = sorted(w[:-1] for w in all_words if w.endswith("*"))
+        self.suffixes = sorted(w[1:] for w in all_words if w.startswith("*"))
+        self.hits = lru_cache(maxsize=65536)(self._hits)
+
+    def _hits(self, token: str) -> frozenset[str]:
+        out = set()
+        if token in self.exact:
+            out.add(token)
+        if len(token) >= TYPO_MIN - 1:
+            for word, _, _ in process.extract(
+                token, self.long_exact, scorer=Levenshtein.distance, processor=None,
+                score_cutoff=1, limit=None,
+            ):
+                out.add(word)
+        for stem in self.prefixes:
+            if token.startswith(stem) or (
+                len(stem) >= TYPO_MIN and Levenshtein.distance(stem, token[: len(stem)]) <= 1
+            ):
+                out.add(stem + "*")
+        for end in self.suffixes:
+            if token.endswith(end):
+                out.add("*" + end)
+        return frozenset(out)
 
 
-def _match_at(parts: tuple[str, ...], toks: list[str], i: int) -> bool:
+def _end_at(parts: tuple[str, ...], hits: list[frozenset[str]], i: int) -> int:
+    """Where a match of `parts` starting at word i ends (exclusive), or -1."""
     if not parts:
-        return True
+        return i
     head, rest = parts[0], parts[1:]
+    if head == END:
+        return i if i == len(hits) else -1
     if head == GAP:
-        return any(_match_at(rest, toks, i + skip) for skip in range(MAX_GAP + 1))
-    return i < len(toks) and _word_matches(head, toks[i]) and _match_at(rest, toks, i + 1)
+        for skip in range(MAX_GAP + 1):
+            end = _end_at(rest, hits, i + skip)
+            if end >= 0:
+                return end
+        return -1
+    if i < len(hits) and head in hits[i]:
+        return _end_at(rest, hits, i + 1)
+    return -1
 
 
-def _found(pattern: _Pattern, toks: list[str]) -> bool:
-    return any(_match_at(pattern.parts, toks, i) for i in range(len(toks)))
+def _match_at(parts: tuple[str, ...], hits: list[frozenset[str]], i: int) -> bool:
+    return _end_at(parts, hits, i) >= 0
 
 
 class CrisisDetector:
-    def __init__(self, crisis: Crisis):
+    def __init__(self, crisis: Crisis, model: RiskModel | None = None):
         self.crisis = crisis
+        self.model = model
         self.signals = [_compile(p) for p in crisis.signals]
         self.mentions = [_compile(p) for p in crisis.mentions]
         self.personal = [_compile(p) for p in crisis.personal]
         self.policy = [_compile(p) for p in crisis.policy]
+        self.past = [_compile(p) for p in crisis.past]
+        self.acute = [_compile(p) for p in crisis.acute]
+        self.question = [_compile(p) for p in crisis.question]
+        self.harmless = [_compile(p) for p in crisis.harmless]
+        self.cues = [_compile(p) for p in crisis.cues]
+        self.aliases = {words(k)[0]: words(v)[0] for k, v in crisis.aliases.items() if words(k) and words(v)}
+        self.lexicon = _Lexicon(
+            self.signals + self.mentions + self.personal + self.policy + self.past
+            + self.acute + self.question + self.harmless + self.cues
+        )
+
+    def _tokens(self, text: str) -> list[str]:
+        """Message words with chat spellings resolved and harmless idioms taken out."""
+        toks = [self.aliases.get(t, t) for t in words(text)]
+        hits = [self.lexicon.hits(t) for t in toks]
+        drop: set[int] = set()
+        for p in self.harmless:
+            for i in range(len(toks)):
+                end = _end_at(p.parts, hits, i)
+                if end > i:
+                    drop.update(range(i, end))
+        return [t for i, t in enumerate(toks) if i not in drop]
+
+    def _first(self, patterns: list[_Pattern], hits: list[frozenset[str]],
+               seen: frozenset[str]) -> _Pattern | None:
+        for p in patterns:
+            # cheap test first: every word of the pattern occurs somewhere in the message
+            if p.needs <= seen and any(_match_at(p.parts, hits, i) for i in range(len(hits))):
+                return p
+        return None
 
     def reason(self, text: str) -> str | None:
         """The phrase that makes `text` a crisis message, or None."""
-        toks = words(text)
-        if not toks:
+        hits = [self.lexicon.hits(t) for t in self._tokens(text)]
+        if not hits:
             return None
-        for p in self.signals:
-            if _found(p, toks):
-                return p.source
-        mention = next((p for p in self.mentions if _found(p, toks)), None)
+        seen = frozenset().union(*hits)
+        if not seen:
+            return None
+        signal = self._first(self.signals, hits, seen)
+        if signal is not None:
+            return signal.source
+        mention = self._first(self.mentions, hits, seen)
+        personal = self._first(self.personal, hits, seen) is not None
         if mention is None:
+            return self._by_cues(hits, seen, personal)
+        if personal and self._first(self.acute, hits, seen) is not None:
+            return mention.source
+        if self._first(self.policy + self.past, hits, seen) is not None:
             return None
-        if not any(_found(p, toks) for p in self.personal):
+        if personal or self._first(self.question, hits, seen) is None:
+            return mention.source
+        return None
+
+    def _by_cues(self, hits: list[frozenset[str]], seen: frozenset[str], personal: bool) -> str | None:
+        found = [p for p in self.cues if p.needs <= seen
+                 and any(_match_at(p.parts, hits, i) for i in range(len(hits)))]
+        if len(found) < 2:
             return None
-        if any(_found(p, toks) for p in self.policy):
+        if self._first(self.policy + self.past, hits, seen) is not None:
             return None
-        return mention.source
+        if personal or self._first(self.question, hits, seen) is None:
+            return " + ".join(p.source for p in found)
+        return None
 
     def is_crisis(self, text: str) -> bool:
-        return self.reason(text) is not None
+        if self.reason(text) is not None:
+            return True
+        return self.model is not None and self.model.is_risk(text)

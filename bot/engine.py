@@ -24,6 +24,7 @@ THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
 MAX_MESSAGE = 4096
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
+VAGUE_FLOOR = 0.6  # share of the suggestion threshold a vague question needs for suggestions
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Engine:
     def __init__(self, knowledge: Knowledge, thresholds: Thresholds | None = None):
         self.knowledge = knowledge
         self.thresholds = thresholds or Thresholds.load()
-        self.crisis = CrisisDetector(knowledge.crisis)
+        self.crisis = CrisisDetector(knowledge.crisis, knowledge.risk_model)
         self.intents: dict[str, Intent] = {i.name: i for i in knowledge.intents}
         items = [
             Item(
@@ -134,16 +135,22 @@ class Engine:
         # 1. Crisis first: pure string matching, nothing that can fail on storage.
         if self.crisis.is_crisis(text):
             return self.crisis_reply()
-        return self.decide(self.matcher.rank(text, limit=8), self.thresholds)
+        hits, query = self.matcher.search(text, limit=8)
+        return self.decide(hits, self.thresholds, vague=query.vague)
 
-    def decide(self, hits: list[Hit], t: Thresholds) -> Reply:
-        """Answer, suggest or fall back, given the ranked hits and the thresholds."""
+    def decide(self, hits: list[Hit], t: Thresholds, vague: bool = False) -> Reply:
+        """Answer, suggest or fall back, given the ranked hits and the thresholds.
+
+        A vague question (one or two known words, "pårørende") below the suggestion
+        threshold still gets suggestions: the bot knows the topic, only not which part.
+        """
         if not hits:
             return self.fallback()
         top = hits[0]
         if top.score >= t.answer and top.score - self._runner_up(top, hits) >= t.margin:
             return self._decided(top)
-        entries = [h for h in hits if not h.key.startswith(INTENT_PREFIX) and h.score >= t.suggest]
+        floor = t.suggest * VAGUE_FLOOR if vague else t.suggest
+        entries = [h for h in hits if not h.key.startswith(INTENT_PREFIX) and h.score >= floor]
         if not entries:
             return self.fallback()
         suggestions = tuple(

@@ -11,6 +11,8 @@ each with what the bot should do:
       expect: crisis
     - q: hej
       expect: intent:hilsen
+    - q: jeg dør af grin
+      expect: not-crisis               # anything but the crisis reply
 
 A third of the questions (chosen by a hash of the text, so the split never changes) is the
 test split: calibration only ever looks at the train split.
@@ -61,6 +63,8 @@ def load_cases(path: Path) -> list[Case]:
             group = "crisis"
         elif expect == ("fallback",):
             group = "fallback"
+        elif expect == ("not-crisis",):
+            group = "not-crisis"
         elif expect[0].startswith(INTENT_PREFIX):
             group = "intent"
         else:
@@ -75,6 +79,8 @@ def outcome(case: Case, reply: Reply) -> bool:
         return reply.kind == "crisis"
     if case.group == "fallback":
         return reply.kind in ("fallback", "suggest")
+    if case.group == "not-crisis":
+        return reply.kind != "crisis"
     if case.group == "intent":
         return reply.kind == "intent" and f"{INTENT_PREFIX}{reply.entry}" in case.expect
     return reply.kind == "answer" and reply.entry in case.expect
@@ -187,13 +193,14 @@ def run_eval(engine: Engine, path: Path, split: str, out: TextIO) -> int:
 def calibrate(knowledge: Knowledge, path: Path, write: bool, out: TextIO) -> int:
     """Grid-search the thresholds on the train split; the test split is never looked at."""
     engine = Engine(knowledge, Thresholds(answer=0.0, margin=0.0, suggest=0.0))
-    cases = [c for c in load_cases(path) if c.split == "train" and c.group != "crisis"]
-    ranked = [(c, engine.matcher.rank(c.q, limit=8)) for c in cases]
+    cases = [c for c in load_cases(path)
+             if c.split == "train" and c.group in ("entry", "policy-suicide", "fallback", "intent")]
+    ranked = [(c, engine.matcher.search(c.q, limit=8)) for c in cases]
 
     def objective(t: Thresholds) -> float:
         gain = 0.0
-        for case, hits in ranked:
-            reply = engine.decide(hits, t)
+        for case, (hits, query) in ranked:
+            reply = engine.decide(hits, t, vague=query.vague)
             if case.group == "fallback":
                 gain += {"fallback": 1.0, "suggest": 0.6}.get(reply.kind, -1.5)
             elif case.group == "intent":

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.risk_model import MODEL_FILE, RiskModel, training_hash
 from bot.yamlload import Located, Problem, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,6 +189,12 @@ class Crisis(_Model):
     mentions: Annotated[tuple[Text, ...], Field(min_length=1)]
     personal: Annotated[tuple[Text, ...], Field(min_length=1)]
     policy: Annotated[tuple[Text, ...], Field(min_length=1)]
+    acute: tuple[Text, ...] = ()
+    question: tuple[Text, ...] = ()
+    harmless: tuple[Text, ...] = ()
+    cues: tuple[Text, ...] = ()
+    aliases: dict[str, str] = Field(default_factory=dict)
+    past: tuple[Text, ...] = ()
 
 
 class CrisisFile(_Model):
@@ -202,6 +209,7 @@ class Knowledge:
     intents: tuple[Intent, ...]
     crisis: Crisis
     by_id: dict[str, Entry]
+    risk_model: RiskModel | None = None
 
     def source_line(self, entry: Entry) -> str:
         doc = self.sources[entry.source.doc]
@@ -277,8 +285,12 @@ def _yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
 
 
-def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTENTS_DIR) -> Knowledge:
-    """Load and validate everything; raise KnowledgeError with every problem found."""
+def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTENTS_DIR,
+                   fresh_model: bool = True) -> Knowledge:
+    """Load and validate everything; raise KnowledgeError with every problem found.
+
+    `fresh_model=False` accepts a crisis model trained on other examples (for retraining it).
+    """
     problems: list[Problem] = []
 
     def parse(path: Path) -> Located | None:
@@ -340,9 +352,11 @@ def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTE
                 problems.extend(found)
                 if model is not None:
                     intents.extend((it, doc, i) for i, it in enumerate(model.intents))  # type: ignore[attr-defined]
-        if crisis is None and not any("crisis" in p.message for p in problems):
+        intent_files = {_display(p) for p in _yaml_files(intents_dir)}
+        if crisis is None and not any(p.file in intent_files for p in problems):
             problems.append(Problem(_display(intents_dir / "crisis.yaml"), 1, "no crisis block found in intents/"))
 
+    risk_model = _load_risk_model(intents_dir, problems, fresh_model)
     problems.extend(_cross_checks(entries, intents, sources, topics))
     if problems:
         raise KnowledgeError(problems)
@@ -355,7 +369,26 @@ def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTE
         intents=tuple(it for it, _, _ in intents),
         crisis=crisis,
         by_id=by_id,
+        risk_model=risk_model,
     )
+
+
+def _load_risk_model(intents_dir: Path, problems: list[Problem], fresh: bool) -> RiskModel | None:
+    path = intents_dir / MODEL_FILE
+    if not path.is_file():
+        return None
+    try:
+        model = RiskModel.load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        problems.append(Problem(_display(path), 1, f"cannot read the crisis model: {exc}"))
+        return None
+    if fresh and model.data_sha256 != training_hash(intents_dir):
+        problems.append(Problem(
+            _display(path), 1,
+            "the crisis model was trained on other examples than intents/training/ holds; "
+            "run `python -m bot train-crisis`",
+        ))
+    return model
 
 
 def _cross_checks(

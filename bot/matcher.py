@@ -27,8 +27,12 @@ from bot.text import STOP_SKELETONS, CompoundSplitter, stem, words
 
 K1 = 1.2
 B = 0.75
-W_COVERAGE = 0.6
-FIELD_WEIGHTS = {"title": 3.0, "phrasings": 1.0, "keywords": 2.0, "body": 0.3}
+W_COVERAGE = 0.5
+FIELD_WEIGHTS = {"title": 3.0, "phrasings": 1.0, "keywords": 2.0, "body": 1.0}
+UNKNOWN_WEIGHT = 1.5  # an unknown word counts as this many times the rarest known word
+# A question carries at least this share of the rarest word's information: one common word
+# ("psykiatri") cannot make a confident match on its own, one rare word ("Oslo") can.
+MIN_INFORMATION = 1.0
 CANDIDATES = 100  # items whose phrasings get the (more costly) fuzzy comparison
 
 
@@ -50,9 +54,14 @@ class Hit:
 
 
 @dataclass
-class _Analysis:
-    terms: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
+class Query:
+    terms: list[str] = field(default_factory=list)  # stems the index knows
+    unknown: list[str] = field(default_factory=list)  # words it does not
+
+    @property
+    def vague(self) -> bool:
+        """One or two known words and nothing else: a topic, not a question."""
+        return not self.unknown and 0 < len(set(self.terms)) <= 2
 
 
 class Matcher:
@@ -126,9 +135,9 @@ class Matcher:
         )
         return found[0] if found else None
 
-    def analyse(self, text: str) -> _Analysis:
+    def analyse(self, text: str) -> Query:
         """Query terms: known words stemmed; unknown words split or typo-corrected."""
-        out = _Analysis()
+        out = Query()
         for w in words(text):
             if w in STOP_SKELETONS:
                 continue
@@ -154,12 +163,17 @@ class Matcher:
     # -- ranking -------------------------------------------------------------------------
 
     def rank(self, text: str, limit: int = 5) -> list[Hit]:
+        return self.search(text, limit)[0]
+
+    def search(self, text: str, limit: int = 5) -> tuple[list[Hit], Query]:
+        """Ranked hits, and what the question was made of."""
         query = self.analyse(text)
         terms = list(dict.fromkeys(query.terms))
         if not terms:
-            return []
+            return [], query
         total = sum(self.idf.get(t, self.max_idf) for t in terms)
-        total += self.max_idf * len(set(query.unknown))
+        total += UNKNOWN_WEIGHT * self.max_idf * len(set(query.unknown))
+        total = max(total, MIN_INFORMATION * self.max_idf)
         coverage: dict[int, float] = defaultdict(float)
         for t in terms:
             idf = self.idf.get(t)
@@ -168,7 +182,7 @@ class Matcher:
             for i, sat in self.postings[t]:
                 coverage[i] += idf * sat
         if not coverage:
-            return []
+            return [], query
         candidates = sorted(coverage, key=coverage.__getitem__, reverse=True)[:CANDIDATES]
         # Unknown words stay in the fuzzy form too: they make the question less like any phrasing.
         q_form = " ".join(terms + [stem(w) for w in query.unknown])
@@ -194,4 +208,4 @@ class Matcher:
             score = W_COVERAGE * cov + (1 - W_COVERAGE) * fz / 100
             hits.append(Hit(self.items[i].key, round(score, 4), round(cov, 4), fz))
         hits.sort(key=lambda h: h.score, reverse=True)
-        return hits[:limit]
+        return hits[:limit], query

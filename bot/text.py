@@ -32,7 +32,9 @@ STOPWORDS_DA = frozenset(
     blev kunne ind når være dog noget ville jo deres ned skulle denne end dette mit også under
     have dig anden hende mine alt meget sit sine vor disse hvis din nogle hos blive ad bliver
     hendes været thi jer sådan kan så lige bare egentlig gerne mon nok jo da vel altså
-    mere helt får fik få""".split()
+    mere helt får fik få jeres dit dine ens overhovedet faktisk synes tror mener sige siger
+    fortæl fortælle ved vide godt rigtig rigtigt ret lidt nogen ting gøre gør går gå hedder
+    står stå kom kommer komme please pls ok okay""".split()
 )
 
 _stemmer = snowballstemmer.stemmer("danish")

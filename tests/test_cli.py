@@ -1,0 +1,99 @@
+"""The command line as a member, coordinator or developer uses it: ask, ask --json, chat, eval."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_bot
+
+JSON_KEYS = {"kind", "text", "entry", "score", "sources", "suggestions"}
+
+
+def test_ask_prints_answer_source_and_links() -> None:
+    result = run_bot("ask", "hvad er oslo standarden")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Oslo" in out
+    assert "Kilde:" in out and "Pårørendevenlige kommuner" in out
+    assert "https://www.kompetansebroen.no/samhandling/oslostandard-for-parorendesamarbeid" in out
+
+
+def test_ask_json_contract() -> None:
+    result = run_bot("ask", "--json", "hvad er oslo standarden")
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert set(reply) == JSON_KEYS
+    assert reply["kind"] == "answer" and reply["entry"] == "oslo-standarden"
+    assert isinstance(reply["score"], float) and 0 < reply["score"] <= 1
+    assert "Kilde:" in reply["text"]
+    urls = [s["url"] for s in reply["sources"]]
+    assert "https://www.kompetansebroen.no/samhandling/oslostandard-for-parorendesamarbeid" in urls
+    assert all(set(s) == {"title", "url"} for s in reply["sources"])
+    assert reply["suggestions"] == []
+
+
+def test_ask_json_crisis_and_fallback_shapes() -> None:
+    crisis = json.loads(run_bot("ask", "--json", "jeg vil ikke leve mere").stdout)
+    assert crisis["kind"] == "crisis" and crisis["entry"] is None and "112" in crisis["text"]
+    fallback = json.loads(run_bot("ask", "--json", "hvem vinder fodboldkampen i aften").stdout)
+    assert fallback["kind"] == "fallback" and fallback["entry"] is None and fallback["score"] is None
+
+
+def test_ask_stdin_answers_each_line_in_order() -> None:
+    questions = ["hej", "hvad er oslo standarden", "jeg vil ikke leve mere", "asdf qwerty", "pcv"]
+    result = run_bot("ask", "--json", "-", stdin="\n".join(questions) + "\n")
+    assert result.returncode == 0, result.stderr
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["kind"] for r in replies] == ["intent", "answer", "crisis", "fallback", "answer"]
+    assert replies[0]["entry"] == "hilsen"
+    assert replies[4]["entry"] == "pcv"
+    assert all(set(r) == JSON_KEYS for r in replies)
+
+
+def test_ask_without_question_explains_in_danish() -> None:
+    result = run_bot("ask")
+    assert result.returncode == 2
+    assert "Skriv et spørgsmål" in result.stderr
+
+
+def test_chat_answers_and_picks_a_suggestion_by_number() -> None:
+    # "pårørende" alone is a topic, not a question: the chat offers suggestions,
+    # and "1" answers the first of them.
+    result = run_bot("chat", stdin="hej\npårørende\n1\nafslut\n")
+    assert result.returncode == 0, result.stderr
+    # stdin is not echoed: each reply follows one "> " prompt
+    welcome, greeting, suggestion, chosen, goodbye = result.stdout.split("> ")
+    assert "Hej!" in greeting
+    assert "Mente du" in suggestion and "\n1. " in suggestion
+    title = suggestion.split("\n1. ")[1].splitlines()[0]
+    assert "Kilde:" in chosen and "Mente du" not in chosen
+    assert goodbye.strip() == "Farvel."
+    assert title
+
+
+def test_chat_rejects_a_number_out_of_range() -> None:
+    result = run_bot("chat", stdin="pårørende\n9\n")
+    assert "Vælg et tal mellem 1 og" in result.stdout
+
+
+def test_default_command_without_token_is_the_terminal_chat() -> None:
+    result = run_bot(stdin="afslut\n")
+    assert result.returncode == 0
+    assert "Skriv et spørgsmål" in result.stdout and "Farvel." in result.stdout
+
+
+def test_run_without_token_is_one_clear_line_and_exit_2() -> None:
+    result = run_bot("run")
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_eval_prints_every_measure() -> None:
+    result = run_bot("eval")
+    assert result.returncode == 0, result.stderr
+    for label in ("top-1 answered correctly", "out-of-scope not answered", "crisis recall",
+                  "false crisis", "accuracy per document", "latency per question", "train split",
+                  "test split"):
+        assert label in result.stdout
