@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -100,8 +99,19 @@ def cmd_train_crisis(_: argparse.Namespace) -> int:
     return 0
 
 
+def _settings():  # type: ignore[no-untyped-def]
+    from bot.config import ConfigError, load_settings
+
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def cmd_run(_: argparse.Namespace) -> int:
-    if not os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
+    if not _settings().token:
         print(
             "TELEGRAM_BOT_TOKEN er ikke sat: sæt den i miljøet eller i .env "
             "(se README.md), eller brug `python -m bot chat` for at chatte i terminalen.",
@@ -114,7 +124,7 @@ def cmd_run(_: argparse.Namespace) -> int:
 
 
 def cmd_default(args: argparse.Namespace) -> int:
-    if os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
+    if _settings().token:
         return cmd_run(args)
     return cmd_chat(args)
 

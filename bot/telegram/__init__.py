@@ -1,0 +1,1 @@
+"""The only package that imports `telegram`: Application wiring, thin handlers, rendering."""

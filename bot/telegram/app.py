@@ -1,0 +1,129 @@
+"""Build the Application: settings, handlers (order commented), error handler, storage life cycle."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.engine import Engine
+from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
+from bot.storage import Storage
+from bot.telegram import coordinators, members
+from bot.telegram.services import Context, Services
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("start", "Hvad botten kan"),
+    BotCommand("spoerg", "Stil et spørgsmål (også i grupper)"),
+    BotCommand("emner", "Se emnerne"),
+    BotCommand("om", "Dokumenterne bag svarene"),
+    BotCommand("hjaelp", "Sådan bruger du botten"),
+]
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+    # httpx logs every request URL at INFO, and the URL holds the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    svc: Services = app.bot_data
+    svc.storage = await Storage.open(svc.config.bot_db)
+    await app.bot.set_my_commands(COMMANDS)
+
+
+async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    svc: Services = app.bot_data
+    if svc.storage is not None:
+        await svc.storage.close()
+        svc.storage = None
+
+
+async def _on_error(update: object, context: Context) -> None:
+    # Only the kind of error and the update id: never message text or user data.
+    update_id = update.update_id if isinstance(update, Update) else None
+    err = context.error
+    log.error("error while handling update %s: %s", update_id, type(err).__name__,
+              exc_info=(type(err), err, err.__traceback__) if err else None)
+
+
+def build_application(settings: Settings, knowledge: Knowledge, *,
+                      request: BaseRequest | None = None) -> Application:  # type: ignore[type-arg]
+    if not settings.token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    builder = (
+        Application.builder()
+        .token(settings.token)
+        .base_url(settings.telegram_base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .context_types(ContextTypes(bot_data=Services))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:  # tests: a request double instead of the network
+        builder = builder.request(request).get_updates_request(request)
+    app = builder.build()
+    svc: Services = app.bot_data
+    svc.settings = settings
+    svc.engine = Engine(knowledge)
+
+    # Order matters within a group: the first matching handler wins.
+    # 1. Commands (in any chat; in groups also as /cmd@botname).
+    app.add_handler(CommandHandler("start", members.start))
+    app.add_handler(CommandHandler(["hjaelp", "help"], members.help_command))
+    app.add_handler(CommandHandler("emner", members.topics_command))
+    app.add_handler(CommandHandler("om", members.about_command))
+    app.add_handler(CommandHandler("spoerg", members.ask_command))
+    app.add_handler(CommandHandler("ubesvarede", coordinators.unanswered))
+    app.add_handler(CommandHandler("statistik", coordinators.statistics))
+    app.add_handler(CommandHandler("koordinator_tilfoej", coordinators.add_coordinator))
+    app.add_handler(CommandHandler("koordinator_fjern", coordinators.remove_coordinator))
+    app.add_handler(CommandHandler("koordinatorer", coordinators.list_coordinators))
+    # 2. Buttons under the bot's messages.
+    app.add_handler(CallbackQueryHandler(members.on_button))
+    # 3. Plain text: every message in a private chat is a question; in groups only
+    #    mentions and replies to the bot are (the handler checks which).
+    text = filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & text, members.private_text))
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS & text, members.group_text))
+    app.add_error_handler(_on_error)
+    return app
+
+
+def run_polling() -> int:
+    configure_logging()
+    try:
+        settings = load_settings()
+        knowledge = load_knowledge()
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(line)
+        return 2
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+    if not settings.token:
+        print("TELEGRAM_BOT_TOKEN er ikke sat (se README.md).")
+        return 2
+    app = build_application(settings, knowledge)
+    log.info("bot starting: %d entries, database %s", len(knowledge.entries), settings.bot_db)
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

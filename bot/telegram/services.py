@@ -1,0 +1,59 @@
+"""What every handler needs, typed: bot_data of the Application (see ContextTypes in app.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Services:
+    """Set up in app.build_application; `storage` is opened in post_init."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.settings: Settings | None = None
+        self.storage: Storage | None = None
+        self.clock: Callable[[], datetime] = utcnow
+
+    @property
+    def core(self) -> Engine:
+        assert self.engine is not None, "build_application sets the engine"
+        return self.engine
+
+    @property
+    def config(self) -> Settings:
+        assert self.settings is not None, "build_application sets the settings"
+        return self.settings
+
+    @property
+    def db(self) -> Storage:
+        if self.storage is None:
+            raise RuntimeError("storage is not open")
+        return self.storage
+
+    async def is_coordinator(self, user_id: int | None) -> bool:
+        if user_id is None:
+            return False
+        if user_id in self.config.bot_coordinators:
+            return True
+        try:
+            return user_id in await self.db.coordinators()
+        except Exception:  # storage down: only the configured coordinators are known
+            log.exception("coordinator lookup failed")
+            return False
+
+
+Context = CallbackContext[ExtBot[None], dict, dict, Services]  # type: ignore[type-arg]
