@@ -99,6 +99,31 @@ def cmd_train_crisis(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_unanswered(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from bot.review import group_unanswered, write_unanswered_csv
+    from bot.storage import Storage
+
+    settings = _settings()
+    if not settings.bot_db.is_file():
+        print(f"{settings.bot_db}: databasen findes ikke (sæt BOT_DB)", file=sys.stderr)
+        return 1
+
+    async def rows():  # type: ignore[no-untyped-def]
+        store = await Storage.open(settings.bot_db)
+        try:
+            return await store.unanswered_since(datetime.now(UTC) - timedelta(days=args.days))
+        finally:
+            await store.close()
+
+    groups = group_unanswered(asyncio.run(rows()))
+    write_unanswered_csv(groups, Path(args.file), settings.tz)
+    print(f"{len(groups)} grupper af ubesvarede spørgsmål fra de sidste {args.days} dage skrevet til {args.file}")
+    return 0
+
+
 def _settings():  # type: ignore[no-untyped-def]
     from bot.config import ConfigError, load_settings
 
@@ -152,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("file", nargs="?", default=str(DEFAULT_EVAL))
     ev.add_argument("--split", choices=["train", "test", "all"], default="all")
     ev.set_defaults(func=cmd_eval)
+
+    exp = sub.add_parser("export-unanswered", help="write unanswered questions, grouped, to CSV")
+    exp.add_argument("file")
+    exp.add_argument("--days", type=int, default=30)
+    exp.set_defaults(func=cmd_export_unanswered)
 
     sub.add_parser("train-crisis", help="train the crisis model on intents/training/").set_defaults(func=cmd_train_crisis)
 

@@ -33,6 +33,7 @@ UNKNOWN_WEIGHT = 1.5  # an unknown word counts as this many times the rarest kno
 # A question carries at least this share of the rarest word's information: one common word
 # ("psykiatri") cannot make a confident match on its own, one rare word ("Oslo") can.
 MIN_INFORMATION = 1.0
+TYPO2_MIN = 11  # words at least this long may be corrected across two typos
 CANDIDATES = 100  # items whose phrasings get the (more costly) fuzzy comparison
 
 
@@ -128,7 +129,7 @@ class Matcher:
         """The closest vocabulary word for a typo, or None."""
         if len(word) < 4 or word.isdigit():
             return None
-        limit = 1 if len(word) < 8 else 2
+        limit = 1 if len(word) < TYPO2_MIN else 2
         found = process.extractOne(
             word, self._vocab_list, scorer=Levenshtein.distance, processor=None,
             score_cutoff=limit,

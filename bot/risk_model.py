@@ -156,6 +156,11 @@ def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: f
             "threshold": round(cut, 4),
             "crisis_recall": round(sum(1 for s in pos_scores if s >= cut) / len(pos_scores), 4),
             "false_crisis": round(sum(1 for s in neg_scores if s >= cut) / len(neg_scores), 4),
+            "curve": {
+                str(t): [round(sum(1 for s in pos_scores if s >= t) / len(pos_scores), 3),
+                         round(sum(1 for s in neg_scores if s >= t) / len(neg_scores), 3)]
+                for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+            },
         },
     }
     return RiskModel(w, b, cut), stats

@@ -1,0 +1,44 @@
+"""Configuration: validated once; a bad value is reported as FILE:LINE and stops the bot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+from tests.conftest import run_bot
+
+
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL", "BOT_DB", "BOT_COORDINATORS", "BOT_TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(tmp_path / "none.env")
+    assert settings.token is None
+    assert settings.telegram_base_url == "https://api.telegram.org/bot"
+    assert settings.bot_db == Path("data/bot.sqlite3")
+    assert settings.bot_coordinators == []
+    assert str(settings.tz) == "Europe/Copenhagen"
+
+
+def test_env_file_values_and_bad_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("BOT_COORDINATORS", "BOT_TIMEZONE", "TELEGRAM_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    env = tmp_path / ".env"
+    env.write_text("# settings\nBOT_COORDINATORS=12, 34\nBOT_TIMEZONE=Europe/Copenhagen\n", encoding="utf-8")
+    assert load_settings(env).bot_coordinators == [12, 34]
+    env.write_text("# settings\nBOT_COORDINATORS=12,abc\nTELEGRAM_BASE_URL=ftp://x\nBOT_TIMEZONE=Mars/Base\n",
+                   encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env)
+    lines = exc.value.lines
+    assert f"{env}:2: BOT_COORDINATORS: expected comma-separated Telegram user ids (numbers), got 'abc'" in lines
+    assert any(line.startswith(f"{env}:3: TELEGRAM_BASE_URL:") for line in lines)
+    assert any(line.startswith(f"{env}:4: BOT_TIMEZONE: unknown time zone") for line in lines)
+
+
+def test_bad_environment_stops_run_with_exit_2_and_no_traceback() -> None:
+    result = run_bot("run", env={"TELEGRAM_BOT_TOKEN": "1:x", "BOT_COORDINATORS": "alice"})
+    assert result.returncode == 2
+    assert "environment: BOT_COORDINATORS:" in result.stderr
+    assert "Traceback" not in result.stderr
