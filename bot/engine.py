@@ -10,13 +10,14 @@ Steps 2 and 3 share one index, so an intent wins only when it matches better tha
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from bot.crisis import CrisisDetector
 from bot.knowledge import Entry, Intent, Knowledge
-from bot.matcher import Hit, Item, Matcher
+from bot.matcher import Hit, Item, Matcher, Query
 
 Kind = Literal["answer", "suggest", "fallback", "crisis", "intent"]
 INTENT_PREFIX = "intent:"
@@ -27,18 +28,54 @@ MAX_RELATED = 3
 VAGUE_FLOOR = 0.6  # share of the suggestion threshold a vague question needs for suggestions
 
 
+# What the confidence model looks at for the best hit (see Engine.features).
+FEATURES = ("score", "coverage", "fuzzy", "margin", "max_unexplained", "unexplained",
+            "words", "unknown")
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """Logistic regression: how likely the best hit answers the question.
+
+    Fitted by `python -m bot calibrate` on the train split of the evaluation set.
+    """
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    def probability(self, features: list[float]) -> float:
+        z = self.bias + sum(w * (x - m) / s for w, x, m, s in
+                            zip(self.weights, features, self.mean, self.scale, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def as_json(self) -> dict[str, object]:
+        return {"features": list(FEATURES), "mean": list(self.mean), "scale": list(self.scale),
+                "weights": list(self.weights), "bias": self.bias}
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    answer: float = 0.55  # tau1: top score needed to answer
+    answer: float = 0.55  # tau1: confidence needed to answer
     margin: float = 0.04  # tau2: lead over the runner-up needed to answer
-    suggest: float = 0.35  # below this: fallback
+    suggest: float = 0.35  # match score below which there are no suggestions: fallback
+    intent: float = 0.5  # match score a conversational intent needs (greetings are short)
+    model: ConfidenceModel | None = None  # without one, confidence is the match score
 
     @classmethod
     def load(cls, path: Path = THRESHOLDS_FILE) -> Thresholds:
         if not path.is_file():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(answer=data["answer"], margin=data["margin"], suggest=data["suggest"])
+        model = None
+        if "model" in data:
+            m = data["model"]
+            if tuple(m["features"]) != FEATURES:
+                raise ValueError(f"{path}: confidence model has other features; run `python -m bot calibrate`")
+            model = ConfidenceModel(tuple(m["mean"]), tuple(m["scale"]), tuple(m["weights"]), m["bias"])
+        return cls(answer=data["answer"], margin=data["margin"], suggest=data["suggest"],
+                   intent=data.get("intent", cls.intent), model=model)
 
 
 @dataclass(frozen=True)
@@ -136,9 +173,15 @@ class Engine:
         if self.crisis.is_crisis(text):
             return self.crisis_reply()
         hits, query = self.matcher.search(text, limit=8)
-        return self.decide(hits, self.thresholds, vague=query.vague)
+        return self.decide(hits, self.thresholds, query)
 
-    def decide(self, hits: list[Hit], t: Thresholds, vague: bool = False) -> Reply:
+    def features(self, top: Hit, margin: float, query: Query) -> list[float]:
+        missing = self.matcher.unexplained(top, query)
+        return [top.score, top.coverage, top.fuzzy / 100, margin, max(missing, default=0.0),
+                float(len(missing)), float(len(set(query.terms)) + len(set(query.unknown))),
+                float(len(set(query.unknown)))]
+
+    def decide(self, hits: list[Hit], t: Thresholds, query: Query | None = None) -> Reply:
         """Answer, suggest or fall back, given the ranked hits and the thresholds.
 
         A vague question (one or two known words, "pårørende") below the suggestion
@@ -147,8 +190,15 @@ class Engine:
         if not hits:
             return self.fallback()
         top = hits[0]
-        if top.score >= t.answer and top.score - self._runner_up(top, hits) >= t.margin:
-            return self._decided(top)
+        if top.key.startswith(INTENT_PREFIX) and top.score >= t.intent:
+            return self._decided(top, top.score)
+        margin = top.score - self._runner_up(top, hits)
+        confidence = top.score
+        if t.model is not None and query is not None:
+            confidence = t.model.probability(self.features(top, margin, query))
+        if confidence >= t.answer and margin >= t.margin:
+            return self._decided(top, round(confidence, 4))
+        vague = query is not None and query.vague
         floor = t.suggest * VAGUE_FLOOR if vague else t.suggest
         entries = [h for h in hits if not h.key.startswith(INTENT_PREFIX) and h.score >= floor]
         if not entries:
@@ -160,7 +210,7 @@ class Engine:
         return Reply(
             kind="suggest",
             body=f"Jeg er ikke helt sikker på, hvad du mener. Mente du …?\n{titles}",
-            score=top.score,
+            score=round(confidence, 4),
             suggestions=suggestions,
         )
 
@@ -177,10 +227,10 @@ class Engine:
                 return hit.score
         return 0.0
 
-    def _decided(self, hit: Hit) -> Reply:
+    def _decided(self, hit: Hit, confidence: float) -> Reply:
         if hit.key.startswith(INTENT_PREFIX):
-            return self.intent_reply(self.intents[hit.key[len(INTENT_PREFIX):]], hit.score)
-        return self.entry_reply(self.knowledge.by_id[hit.key], hit.score)
+            return self.intent_reply(self.intents[hit.key[len(INTENT_PREFIX):]], confidence)
+        return self.entry_reply(self.knowledge.by_id[hit.key], confidence)
 
     def answer_entry(self, entry_id: str) -> Reply | None:
         """The answer for an entry a member chose (a suggestion or related button)."""

@@ -31,7 +31,7 @@ from typing import TextIO
 
 import yaml
 
-from bot.engine import INTENT_PREFIX, THRESHOLDS_FILE, Engine, Reply, Thresholds
+from bot.engine import INTENT_PREFIX, THRESHOLDS_FILE, ConfidenceModel, Engine, Reply, Thresholds
 from bot.knowledge import Knowledge
 
 DEFAULT_EVAL = Path(__file__).resolve().parent.parent / "tests" / "eval"
@@ -182,7 +182,8 @@ def run_eval(engine: Engine, path: Path, split: str, out: TextIO) -> int:
     cases = load_cases(path)
     report = evaluate(engine, cases)
     t = engine.thresholds
-    out.write(f"thresholds: answer {t.answer}, margin {t.margin}, suggest {t.suggest}\n")
+    out.write(f"thresholds: answer {t.answer}, margin {t.margin}, suggest {t.suggest}"
+              f"{', with the confidence model' if t.model else ''}\n")
     for name in (["train", "test"] if split == "all" else [split]):
         report.subset(name).print(out, engine.knowledge, f"{name} split")
     if split == "all":
@@ -190,17 +191,46 @@ def run_eval(engine: Engine, path: Path, split: str, out: TextIO) -> int:
     return 0
 
 
+def fit_logistic(x: list[list[float]], y: list[int], l2: float = 1e-2, steps: int = 4000) -> ConfidenceModel:
+    """Plain logistic regression by gradient descent on standardised features (numpy)."""
+    import numpy as np
+
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray(y, dtype=float)
+    mean = xs.mean(axis=0)
+    scale = xs.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = np.c_[np.ones(len(xs)), (xs - mean) / scale]
+    w = np.zeros(z.shape[1])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        grad = z.T @ (p - ys) / len(ys) + l2 * np.r_[0.0, w[1:]]
+        w -= 0.2 * grad
+    return ConfidenceModel(tuple(round(float(v), 6) for v in mean), tuple(round(float(v), 6) for v in scale),
+                           tuple(round(float(v), 6) for v in w[1:]), round(float(w[0]), 6))
+
+
 def calibrate(knowledge: Knowledge, path: Path, write: bool, out: TextIO) -> int:
-    """Grid-search the thresholds on the train split; the test split is never looked at."""
+    """Fit the confidence model and grid-search the thresholds on the train split only."""
     engine = Engine(knowledge, Thresholds(answer=0.0, margin=0.0, suggest=0.0))
     cases = [c for c in load_cases(path)
              if c.split == "train" and c.group in ("entry", "policy-suicide", "fallback", "intent")]
-    ranked = [(c, engine.matcher.search(c.q, limit=8)) for c in cases]
+    searched = [(c, *engine.matcher.search(c.q, limit=8)) for c in cases]
 
+    # 1. The confidence model: does the best hit answer the question?
+    x, y = [], []
+    for case, hits, query in searched:
+        if hits:
+            top = hits[0]
+            x.append(engine.features(top, top.score - engine._runner_up(top, hits), query))
+            y.append(1 if case.group != "fallback" and top.key in case.expect else 0)
+    model = fit_logistic(x, y)
+
+    # 2. The thresholds, with that model.
     def objective(t: Thresholds) -> float:
         gain = 0.0
-        for case, (hits, query) in ranked:
-            reply = engine.decide(hits, t, vague=query.vague)
+        for case, hits, query in searched:
+            reply = engine.decide(hits, t, query)
             if case.group == "fallback":
                 gain += {"fallback": 1.0, "suggest": 0.6}.get(reply.kind, -1.5)
             elif case.group == "intent":
@@ -214,20 +244,28 @@ def calibrate(knowledge: Knowledge, path: Path, write: bool, out: TextIO) -> int
         return gain
 
     best: tuple[float, Thresholds] | None = None
-    for a in range(30, 91, 2):
-        for m in range(0, 15, 2):
-            for s in range(20, a + 1, 4):
-                t = Thresholds(answer=a / 100, margin=m / 100, suggest=s / 100)
+    for a in range(20, 96, 3):
+        for m in (0, 1, 2, 4, 6, 8):
+            for s in range(30, 71, 4):
+                t = Thresholds(answer=a / 100, margin=m / 100, suggest=s / 100, model=model)
                 score = objective(t)
                 if best is None or score > best[0]:
                     best = (score, t)
     assert best is not None
+    # The intent threshold last: intents are decided before the confidence model.
+    for i in range(30, 81, 5):
+        t = Thresholds(best[1].answer, best[1].margin, best[1].suggest, i / 100, model)
+        score = objective(t)
+        if score > best[0]:
+            best = (score, t)
     score, t = best
-    out.write(f"best on {len(ranked)} train questions: answer {t.answer}, margin {t.margin}, suggest {t.suggest} (objective {score:.1f})\n")
+    out.write(f"best on {len(searched)} train questions: answer {t.answer}, margin {t.margin}, "
+              f"suggest {t.suggest}, intent {t.intent} (objective {score:.1f})\n")
     if write:
         THRESHOLDS_FILE.write_text(
-            json.dumps({"answer": t.answer, "margin": t.margin, "suggest": t.suggest,
-                        "calibrated_on": f"{path.name}, train split, {len(ranked)} questions"},
+            json.dumps({"answer": t.answer, "margin": t.margin, "suggest": t.suggest, "intent": t.intent,
+                        "model": model.as_json(),
+                        "calibrated_on": f"{path.name}, train split, {len(searched)} questions"},
                        indent=2) + "\n",
             encoding="utf-8",
         )

@@ -52,6 +52,7 @@ class Hit:
     score: float
     coverage: float
     fuzzy: float
+    index: int = -1  # position of the item in Matcher.items
 
 
 @dataclass
@@ -101,6 +102,7 @@ class Matcher:
         avgdl = (sum(lengths) / n) or 1.0
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.max_idf = math.log(1 + (n - 0.5) / 1.5) if n > 1 else 1.0
+        self.item_terms = [frozenset(tf) for tf in tfs]
         self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for i, tf in enumerate(tfs):
             norm = K1 * (1 - B + B * lengths[i] / avgdl)
@@ -161,6 +163,18 @@ class Matcher:
     def _fuzzy_form(self, text: str) -> str:
         return " ".join(stem(w) for w in words(text) if w not in STOP_SKELETONS)
 
+    def unexplained(self, hit: Hit, query: Query) -> list[float]:
+        """Information (idf, relative to the rarest word) of the question's words `hit` lacks.
+
+        A question that shares its topic words with an entry but asks about something the
+        entry does not mention ("hvad koster …", "hvem er formand for …") leaves words
+        unexplained; that is what separates a near miss from a paraphrase.
+        """
+        terms = self.item_terms[hit.index] if hit.index >= 0 else frozenset()
+        missing = [self.idf.get(t, self.max_idf) for t in dict.fromkeys(query.terms) if t not in terms]
+        missing += [UNKNOWN_WEIGHT * self.max_idf] * len(set(query.unknown))
+        return [m / self.max_idf for m in missing]
+
     # -- ranking -------------------------------------------------------------------------
 
     def rank(self, text: str, limit: int = 5) -> list[Hit]:
@@ -207,6 +221,6 @@ class Matcher:
             cov = min(coverage[i] / total, 1.0) if total else 0.0
             fz = best_fuzzy.get(i, 0.0)
             score = W_COVERAGE * cov + (1 - W_COVERAGE) * fz / 100
-            hits.append(Hit(self.items[i].key, round(score, 4), round(cov, 4), fz))
+            hits.append(Hit(self.items[i].key, round(score, 4), round(cov, 4), fz, i))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:limit], query
