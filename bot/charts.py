@@ -38,3 +38,28 @@ def stats_png(stats: Stats, titles: dict[str, str]) -> bytes:
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     return buf.getvalue()
+
+
+def quiz_png(topics: list[tuple[str, int, int, float]]) -> bytes:
+    """Share of right answers per topic (title, volunteers, answers, share right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, max(3, 0.5 * len(topics) + 1)))
+    names = [t[0][:45] for t in topics]
+    shares = [t[3] * 100 for t in topics]
+    ax.barh(range(len(topics)), shares, color="#2f6690")
+    ax.set_yticks(range(len(topics)), names, fontsize=8)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% rigtige svar")
+    for i, t in enumerate(topics):
+        ax.annotate(f"  {t[2]} svar, {t[1]} frivillige", (shares[i], i), va="center", fontsize=8)
+    ax.set_title("Quiz: rigtige svar pr. emne")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()

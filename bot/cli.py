@@ -37,6 +37,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(problem)
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
         return 1
+    from bot.quiz import build_bank
+
+    bank = build_bank(knowledge)
+    generated = sum(1 for q in bank if q.id.endswith("#tal"))
+    print(f"quiz: {len(bank)} questions ({len(bank) - generated} authored, {generated} from facts)")
     print(knowledge.stats_line())
     return 0
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -71,6 +72,55 @@ MIGRATIONS: list[list[str]] = [
         )""",
     ],
 ]
+# v2: quiz rounds, answers, spaced repetition, group polls.
+MIGRATIONS.append([
+    """CREATE TABLE quiz_rounds (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        chat_id INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('private', 'group')),
+        theme TEXT NOT NULL,
+        asked TEXT NOT NULL,
+        position INTEGER NOT NULL DEFAULT 0,
+        score INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'done', 'abandoned')),
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    )""",
+    "CREATE INDEX quiz_rounds_user ON quiz_rounds (user_id, state)",
+    """CREATE TABLE quiz_answers (
+        round_id INTEGER NOT NULL REFERENCES quiz_rounds (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        question_id TEXT NOT NULL,
+        chosen INTEGER NOT NULL,
+        correct INTEGER NOT NULL CHECK (correct IN (0, 1)),
+        answered_at TEXT NOT NULL,
+        PRIMARY KEY (round_id, position, user_id)
+    )""",
+    "CREATE INDEX quiz_answers_time ON quiz_answers (answered_at)",
+    """CREATE TABLE quiz_repetition (
+        user_id INTEGER NOT NULL,
+        question_id TEXT NOT NULL,
+        streak INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        due_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, question_id)
+    )""",
+    """CREATE TABLE quiz_polls (
+        poll_id TEXT PRIMARY KEY,
+        round_id INTEGER NOT NULL REFERENCES quiz_rounds (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        question_id TEXT NOT NULL,
+        correct_option INTEGER NOT NULL
+    )""",
+    """CREATE TABLE quiz_players (
+        round_id INTEGER NOT NULL REFERENCES quiz_rounds (id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (round_id, user_id)
+    )""",
+])
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -83,6 +133,30 @@ class QuestionRow:
     asked_at: datetime
     kind: str
     entry_id: str | None
+
+
+@dataclass(frozen=True)
+class QuizRound:
+    id: int
+    user_id: int
+    chat_id: int
+    kind: str
+    theme: str
+    asked: list[tuple[str, tuple[int, ...]]]  # (question id, option order) per position
+    position: int
+    score: int
+    state: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class QuizAnswerRow:
+    round_id: int
+    user_id: int
+    question_id: str
+    correct: bool
+    theme: str
 
 
 @dataclass(frozen=True)
@@ -265,3 +339,154 @@ class Storage:
         async with self._tx() as conn:
             cur = await conn.execute("DELETE FROM coordinators WHERE user_id = ?", (user_id,))
             return cur.rowcount == 1
+
+    # -- quiz ----------------------------------------------------------------------------
+
+    async def create_quiz_round(self, *, user_id: int, chat_id: int, kind: str, theme: str,
+                                asked: list[tuple[str, tuple[int, ...]]], at: datetime) -> int:
+        async with self._tx() as conn:
+            if kind == "private":  # one active round per volunteer and chat
+                await conn.execute(
+                    "UPDATE quiz_rounds SET state = 'abandoned', finished_at = ? "
+                    "WHERE user_id = ? AND chat_id = ? AND state = 'active'", (_iso(at), user_id, chat_id),
+                )
+            cur = await conn.execute(
+                "INSERT INTO quiz_rounds (user_id, chat_id, kind, theme, asked, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, chat_id, kind, theme, json.dumps([[q, list(o)] for q, o in asked]), _iso(at)),
+            )
+            return int(cur.lastrowid or 0)
+
+    @staticmethod
+    def _round(row: tuple[Any, ...]) -> QuizRound:
+        rid, user_id, chat_id, kind, theme, asked, position, score, state, started, finished = row
+        return QuizRound(rid, user_id, chat_id, kind, theme,
+                         [(q, tuple(o)) for q, o in json.loads(asked)], position, score, state,
+                         datetime.fromisoformat(started),
+                         datetime.fromisoformat(finished) if finished else None)
+
+    _ROUND_COLUMNS = ("id, user_id, chat_id, kind, theme, asked, position, score, state, "
+                      "started_at, finished_at")
+
+    async def quiz_round(self, round_id: int) -> QuizRound | None:
+        rows = await self._read(f"SELECT {self._ROUND_COLUMNS} FROM quiz_rounds WHERE id = ?", (round_id,))
+        return self._round(rows[0]) if rows else None
+
+    async def active_quiz_round(self, user_id: int, chat_id: int) -> QuizRound | None:
+        rows = await self._read(
+            f"SELECT {self._ROUND_COLUMNS} FROM quiz_rounds WHERE user_id = ? AND chat_id = ? "
+            "AND state = 'active' AND kind = 'private' ORDER BY id DESC LIMIT 1", (user_id, chat_id),
+        )
+        return self._round(rows[0]) if rows else None
+
+    async def quiz_repetitions(self, user_id: int) -> dict[str, tuple[int, int, datetime]]:
+        """question id -> (streak, level, due_at)."""
+        rows = await self._read(
+            "SELECT question_id, streak, level, due_at FROM quiz_repetition WHERE user_id = ?", (user_id,)
+        )
+        return {q: (s, lv, datetime.fromisoformat(d)) for q, s, lv, d in rows}
+
+    async def quiz_seen(self, user_id: int) -> dict[str, int]:
+        rows = await self._read(
+            "SELECT question_id, COUNT(*) FROM quiz_answers WHERE user_id = ? GROUP BY question_id", (user_id,)
+        )
+        return {q: int(n) for q, n in rows}
+
+    async def answer_quiz(self, *, round_id: int, position: int, user_id: int, question_id: str,
+                          chosen: int, correct: bool, at: datetime, advance: bool,
+                          repetition: tuple[int, int, datetime] | None, keep_repetition: bool) -> bool:
+        """Record one answer; False (and nothing changed) when it was answered already.
+
+        `advance`: move the round on (private rounds). `repetition`: the new
+        (streak, level, due_at), or None to drop the question from repetition.
+        `keep_repetition`: leave repetition alone (group quizzes do not schedule).
+        """
+        async with self._tx() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO quiz_answers (round_id, position, user_id, question_id, chosen, correct, answered_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (round_id, position, user_id, question_id, chosen, int(correct), _iso(at)),
+            )
+            if cur.rowcount != 1:
+                return False
+            if advance:
+                await conn.execute(
+                    "UPDATE quiz_rounds SET position = position + 1, score = score + ? WHERE id = ? AND position = ?",
+                    (int(correct), round_id, position),
+                )
+            if not keep_repetition:
+                if repetition is None:
+                    await conn.execute("DELETE FROM quiz_repetition WHERE user_id = ? AND question_id = ?",
+                                       (user_id, question_id))
+                else:
+                    streak, level, due = repetition
+                    await conn.execute(
+                        "INSERT INTO quiz_repetition (user_id, question_id, streak, level, due_at) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (user_id, question_id) DO UPDATE SET streak = excluded.streak, "
+                        "level = excluded.level, due_at = excluded.due_at",
+                        (user_id, question_id, streak, level, _iso(due)),
+                    )
+            return True
+
+    async def finish_quiz_round(self, round_id: int, at: datetime) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "UPDATE quiz_rounds SET state = 'done', finished_at = ? WHERE id = ? AND state = 'active'",
+                (_iso(at), round_id),
+            )
+
+    async def advance_group_round(self, round_id: int, position: int) -> bool:
+        async with self._tx() as conn:
+            cur = await conn.execute(
+                "UPDATE quiz_rounds SET position = ? WHERE id = ? AND position = ? AND state = 'active'",
+                (position + 1, round_id, position),
+            )
+            return cur.rowcount == 1
+
+    async def earlier_quiz_scores(self, user_id: int, before_round: int) -> list[float]:
+        rows = await self._read(
+            "SELECT score, asked FROM quiz_rounds WHERE user_id = ? AND kind = 'private' AND state = 'done' AND id < ?",
+            (user_id, before_round),
+        )
+        return [score / len(json.loads(asked)) for score, asked in rows if json.loads(asked)]
+
+    async def round_answers(self, round_id: int) -> list[tuple[int, int, str, bool]]:
+        """(position, user id, question id, correct) for every answer in a round."""
+        rows = await self._read(
+            "SELECT position, user_id, question_id, correct FROM quiz_answers WHERE round_id = ? ORDER BY position",
+            (round_id,),
+        )
+        return [(p, u, q, bool(c)) for p, u, q, c in rows]
+
+    async def save_quiz_poll(self, poll_id: str, round_id: int, position: int, question_id: str,
+                             correct_option: int) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO quiz_polls (poll_id, round_id, position, question_id, correct_option) VALUES (?, ?, ?, ?, ?)",
+                (poll_id, round_id, position, question_id, correct_option),
+            )
+
+    async def quiz_poll(self, poll_id: str) -> tuple[int, int, str, int] | None:
+        rows = await self._read(
+            "SELECT round_id, position, question_id, correct_option FROM quiz_polls WHERE poll_id = ?", (poll_id,)
+        )
+        return (int(rows[0][0]), int(rows[0][1]), rows[0][2], int(rows[0][3])) if rows else None
+
+    async def add_quiz_player(self, round_id: int, user_id: int, name: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO quiz_players (round_id, user_id, name) VALUES (?, ?, ?) "
+                "ON CONFLICT (round_id, user_id) DO UPDATE SET name = excluded.name",
+                (round_id, user_id, name),
+            )
+
+    async def quiz_players(self, round_id: int) -> dict[int, str]:
+        rows = await self._read("SELECT user_id, name FROM quiz_players WHERE round_id = ?", (round_id,))
+        return {int(u): n for u, n in rows}
+
+    async def quiz_answers_since(self, since: datetime) -> list[QuizAnswerRow]:
+        rows = await self._read(
+            "SELECT a.round_id, a.user_id, a.question_id, a.correct, r.theme FROM quiz_answers a "
+            "JOIN quiz_rounds r ON r.id = a.round_id WHERE a.answered_at >= ?",
+            (_iso(since),),
+        )
+        return [QuizAnswerRow(int(r), int(u), q, bool(c), t) for r, u, q, c, t in rows]

@@ -35,6 +35,7 @@ _JSON_PARAMS = {
     "caption_entities", "cache_time", "is_anonymous", "options", "correct_option_id",
     "drop_pending_updates", "from_chat_id", "message_thread_id", "scope", "results",
     "open_period", "allows_multiple_answers", "disable_notification", "protect_content",
+    "correct_option_ids",
 }
 
 
@@ -194,15 +195,29 @@ class FakeTelegram:
         return self._new_message(params, **content)
 
     def _m_sendPoll(self, params: dict[str, Any]) -> Any:
+        # Bot API 9.6: options carry a persistent_id; quizzes give correct_option_ids.
         options = _json(params["options"])
-        poll = {"id": str(next(self._callback_ids)), "question": params["question"],
-                "options": [{"text": o if isinstance(o, str) else o["text"], "voter_count": 0} for o in options],
-                "total_voter_count": 0, "is_closed": False,
-                "is_anonymous": bool(_json(params.get("is_anonymous", "true"))),
-                "type": params.get("type", "regular"), "allows_multiple_answers": False}
-        if "correct_option_id" in params:
-            poll["correct_option_id"] = _int(params["correct_option_id"])
+        poll_id = str(next(self._callback_ids) + 5_000_000)
+        poll: dict[str, Any] = {
+            "id": poll_id, "question": params["question"],
+            "options": [{"persistent_id": f"{poll_id}-{i}",
+                         "text": o if isinstance(o, str) else o["text"], "voter_count": 0}
+                        for i, o in enumerate(options)],
+            "total_voter_count": 0, "is_closed": False,
+            "is_anonymous": bool(_json(params.get("is_anonymous", "true"))),
+            "type": params.get("type", "regular"), "allows_multiple_answers": False,
+            "allows_revoting": False, "members_only": False,
+        }
+        if "correct_option_ids" in params:
+            poll["correct_option_ids"] = [int(i) for i in _json(params["correct_option_ids"])]
+        if params.get("explanation"):
+            poll["explanation"] = params["explanation"]
         return self._new_message(params, poll=poll)
+
+    def poll_answer(self, poll_id: str, user_id: int, name: str, option: int) -> dict[str, Any]:
+        answer = {"poll_id": poll_id, "user": user(user_id, name), "option_ids": [option],
+                  "option_persistent_ids": [f"{poll_id}-{option}"]}
+        return self._push({"update_id": next(self._update_ids), "poll_answer": answer})
 
     def _m_editMessageText(self, params: dict[str, Any]) -> Any:
         key = (_int(params["chat_id"]), _int(params["message_id"]))
@@ -220,7 +235,10 @@ class FakeTelegram:
         key = (_int(params["chat_id"]), _int(params["message_id"]))
         message = self.messages.get(key, {"message_id": key[1], "date": int(time.time()),
                                           "chat": chat(key[0]), "from": self.bot_user, "text": ""})
-        message = message | {"reply_markup": _json(params.get("reply_markup") or "{}")}
+        markup = _json(params.get("reply_markup") or "{}")
+        message = {k: v for k, v in message.items() if k != "reply_markup"}
+        if markup.get("inline_keyboard"):  # without one, Telegram removes the keyboard
+            message["reply_markup"] = markup
         self.messages[key] = message
         return message
 

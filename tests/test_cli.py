@@ -97,3 +97,19 @@ def test_eval_prints_every_measure() -> None:
                   "false crisis", "accuracy per document", "latency per question", "train split",
                   "test split"):
         assert label in result.stdout
+
+
+def test_chat_quiz_with_numbered_answers() -> None:
+    result = run_bot("chat", stdin="quiz bosteder\n" + "1\n" * 10 + "afslut\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Quiz: Gode bosteder – 10 spørgsmål" in out
+    assert out.count("Kilde:") == 10
+    assert "Spørgsmål 10/10" in out and "af 10 rigtige" in out
+    assert out.count("Rigtigt!") + out.count("Forkert.") == 10
+
+
+def test_chat_quiz_rejects_a_bad_answer_and_can_stop() -> None:
+    result = run_bot("chat", stdin="quiz\nfem\n9\nstop\nafslut\n")
+    assert "Skriv et tal mellem 1 og" in result.stdout
+    assert "Quizzen er stoppet." in result.stdout

@@ -13,6 +13,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    PollAnswerHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -21,7 +22,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.engine import Engine
 from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.storage import Storage
-from bot.telegram import coordinators, members
+from bot.telegram import coordinators, members, quiz
 from bot.telegram.services import Context, Services
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ COMMANDS = [
     BotCommand("spoerg", "Stil et spørgsmål (også i grupper)"),
     BotCommand("emner", "Se emnerne"),
     BotCommand("om", "Dokumenterne bag svarene"),
+    BotCommand("quiz", "Træn med en quiz (10 spørgsmål)"),
+    BotCommand("quiz_status", "Din fremgang i quizzen"),
     BotCommand("hjaelp", "Sådan bruger du botten"),
 ]
 
@@ -96,8 +99,16 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     app.add_handler(CommandHandler("koordinator_tilfoej", coordinators.add_coordinator))
     app.add_handler(CommandHandler("koordinator_fjern", coordinators.remove_coordinator))
     app.add_handler(CommandHandler("koordinatorer", coordinators.list_coordinators))
-    # 2. Buttons under the bot's messages.
+    app.add_handler(CommandHandler("quiz", quiz.quiz_command))
+    app.add_handler(CommandHandler("quiz_status", quiz.status_command))
+    app.add_handler(CommandHandler("gruppequiz", quiz.group_quiz_command))
+    app.add_handler(CommandHandler("quizstat", quiz.team_stats_command))
+    # 2. Buttons under the bot's messages, by the first field of their callback data:
+    #    quiz rounds (qa/qn/qr/qs), group quizzes (gq/ge, coordinators only), the rest.
+    app.add_handler(CallbackQueryHandler(quiz.on_quiz_button, pattern=r"^q[anrs]\|"))
+    app.add_handler(CallbackQueryHandler(quiz.on_group_button, pattern=r"^g[qe]\|"))
     app.add_handler(CallbackQueryHandler(members.on_button))
+    app.add_handler(PollAnswerHandler(quiz.on_poll_answer))
     # 3. Plain text: every message in a private chat is a question; in groups only
     #    mentions and replies to the bot are (the handler checks which).
     text = filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED

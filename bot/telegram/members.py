@@ -40,6 +40,7 @@ HELP = (
     "kommunerne?</i> eller <i>hvor mange bliver genindlagt inden for 30 dage?</i>\n"
     "• /emner – se alt, hvad jeg ved noget om, emne for emne\n"
     "• /om – de dokumenter, mine svar kommer fra\n"
+    "• /quiz – træn med 10 spørgsmål (/quiz bosteder for ét emne); /quiz_status viser din fremgang\n"
     "• /spoerg &lt;spørgsmål&gt; – spørg i en gruppe (eller nævn mig / svar på min besked)\n\n"
     "Under et svar kan du trykke 👍 eller 👎, så vi kan gøre svarene bedre. Jeg svarer kun "
     "ud fra materialet og giver ikke rådgivning."
@@ -66,6 +67,12 @@ async def respond(message: Message, context: Context, text: str) -> None:
     if reply.kind == "crisis":
         await send_reply(message, reply)
         await _log(svc, reply, None)  # a crisis message's text is never stored
+        return
+    if reply.kind == "intent" and reply.action == "quiz" and message.from_user:
+        from bot.telegram.quiz import start_from_intent
+
+        await _log(svc, reply, None)
+        await start_from_intent(message, context, message.from_user.id)
         return
     answer_id = None
     if reply.kind == "answer" and reply.entry:

@@ -10,6 +10,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot.config import Settings
 from bot.engine import Engine
+from bot.quiz_session import QuizService
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Services:
         self.engine: Engine | None = None
         self.settings: Settings | None = None
         self.storage: Storage | None = None
+        self.quiz: QuizService | None = None  # made on first use, over the open storage
         self.clock: Callable[[], datetime] = utcnow
 
     @property
