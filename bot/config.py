@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     bot_db: Path = Path("data/bot.sqlite3")
     bot_coordinators: Annotated[list[int], NoDecode, BeforeValidator(_id_list)] = Field(default_factory=list)
     bot_timezone: str = "Europe/Copenhagen"
+    bot_channel_id: int | None = None
+    # Messages per second in a broadcast: Telegram allows about 30; keep 25 unless testing.
+    bot_broadcast_rate: int = Field(default=25, ge=1, le=10_000)
 
     @field_validator("telegram_base_url")
     @classmethod

@@ -87,9 +87,16 @@ class Fact(_Model):
     cited: str | None = None
 
 
+MAX_TALKING_POINT = 600  # the whole message: text, source line and link
+
+
 class TalkingPoint(_Model):
+    """A short, shareable campaign message resting on the entry it stands in."""
+
     id: Slug
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=600)]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=450)]
+    # Further entries the point rests on (the entry it stands in is always one).
+    entries: tuple[Slug, ...] = ()
 
 
 class QuizItem(_Model):
@@ -222,6 +229,20 @@ class Knowledge:
             f"knowledge: {len(self.entries)} entries, {len(self.sources)} sources, "
             f"{phrasings} phrasings, {links} links; intents: {len(self.intents)}"
         )
+
+
+def short_source(entry: Entry, doc: Doc) -> str:
+    """'Bedre Psykiatris fem mærkesager 2025 – Gode bosteder': the document and the section's head."""
+    section = entry.source.section.split(" – ")[0].strip()
+    return f"{doc.short} – {section}" if section and section not in doc.short else doc.short
+
+
+def render_talking_point(point: TalkingPoint, entry: Entry, doc: Doc) -> str:
+    """A talking point as members share it: plain text, the source named, the link if any."""
+    parts = [point.text.strip(), f"Kilde: {short_source(entry, doc)}"]
+    if entry.links:
+        parts.append(entry.links[0].url)
+    return "\n\n".join(parts)
 
 
 class KnowledgeError(Exception):
@@ -424,6 +445,17 @@ def _cross_checks(
             if point.id in point_ids:
                 problems.append(Problem(doc.file, doc.line(loc), f"duplicate talking point id '{point.id}'"))
             point_ids[point.id] = entry.id
+            for k, other in enumerate(point.entries):
+                if other not in ids:
+                    problems.append(Problem(doc.file, doc.line(where + ("talking_points", j, "entries", k)),
+                                            f"talking point rests on '{other}', which does not exist"))
+            if sources and entry.source.doc in sources:
+                length = len(render_talking_point(point, entry, sources[entry.source.doc]))
+                if length > MAX_TALKING_POINT:
+                    problems.append(Problem(
+                        doc.file, doc.line(where + ("talking_points", j, "text")),
+                        f"talking point is {length} characters with its source and link; at most {MAX_TALKING_POINT}",
+                    ))
     names: set[str] = set()
     for intent, doc, i in intents:
         if intent.name in names:

@@ -121,6 +121,52 @@ MIGRATIONS.append([
         PRIMARY KEY (round_id, user_id)
     )""",
 ])
+# v3: daily talking points: subscribers, the point queue, custom points, broadcasts and the
+# outbox (one row per broadcast and chat, sent at most once).
+MIGRATIONS.append([
+    """CREATE TABLE subscribers (
+        chat_id INTEGER PRIMARY KEY,
+        theme TEXT NOT NULL CHECK (theme IN ('alle', 'maerkesager', 'regionale')),
+        cycle INTEGER NOT NULL DEFAULT 0,
+        subscribed_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE custom_points (
+        id TEXT PRIMARY KEY,
+        text TEXT NOT NULL,
+        created_by INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE point_queue (
+        point_id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL
+    )""",
+    """CREATE TABLE point_deliveries (
+        chat_id INTEGER NOT NULL,
+        point_id TEXT NOT NULL,
+        cycle INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, point_id, cycle)
+    )""",
+    """CREATE TABLE broadcasts (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('daily', 'manual')),
+        day TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (kind, day)
+    )""",
+    """CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
+        chat_id INTEGER NOT NULL,
+        point_id TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'uncertain')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        updated_at TEXT NOT NULL,
+        UNIQUE (broadcast_id, chat_id)
+    )""",
+    "CREATE INDEX outbox_state ON outbox (state)",
+])
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -490,3 +536,185 @@ class Storage:
             (_iso(since),),
         )
         return [QuizAnswerRow(int(r), int(u), q, bool(c), t) for r, u, q, c, t in rows]
+
+    # -- settings kept in the database ---------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        rows = await self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    async def delete_meta(self, key: str) -> bool:
+        async with self._tx() as conn:
+            cur = await conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            return cur.rowcount == 1
+
+    # -- subscribers ---------------------------------------------------------------------
+
+    async def subscribe(self, chat_id: int, theme: str, at: datetime) -> bool:
+        """True for a new subscriber, False when an existing one changed theme."""
+        async with self._tx() as conn:
+            cur = await conn.execute(
+                "INSERT INTO subscribers (chat_id, theme, subscribed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (chat_id) DO NOTHING", (chat_id, theme, _iso(at)),
+            )
+            if cur.rowcount == 1:
+                return True
+            await conn.execute("UPDATE subscribers SET theme = ? WHERE chat_id = ?", (theme, chat_id))
+            return False
+
+    async def unsubscribe(self, chat_id: int) -> bool:
+        async with self._tx() as conn:
+            cur = await conn.execute("DELETE FROM subscribers WHERE chat_id = ?", (chat_id,))
+            await conn.execute("DELETE FROM point_deliveries WHERE chat_id = ?", (chat_id,))
+            return cur.rowcount == 1
+
+    async def subscriber(self, chat_id: int) -> str | None:
+        rows = await self._read("SELECT theme FROM subscribers WHERE chat_id = ?", (chat_id,))
+        return rows[0][0] if rows else None
+
+    async def subscriber_count(self) -> int:
+        return int((await self._read("SELECT COUNT(*) FROM subscribers"))[0][0])
+
+    async def add_subscribers(self, rows: Sequence[tuple[int, str]], at: datetime) -> None:
+        """Many at once (benchmarks and imports)."""
+        async with self._tx() as conn:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO subscribers (chat_id, theme, subscribed_at) VALUES (?, ?, ?)",
+                [(c, t, _iso(at)) for c, t in rows],
+            )
+
+    # -- the point queue -----------------------------------------------------------------
+
+    async def point_queue(self) -> list[str]:
+        return [r[0] for r in await self._read("SELECT point_id FROM point_queue ORDER BY position")]
+
+    async def set_point_queue(self, point_ids: Sequence[str]) -> None:
+        async with self._tx() as conn:
+            await conn.execute("DELETE FROM point_queue")
+            await conn.executemany("INSERT INTO point_queue (point_id, position) VALUES (?, ?)",
+                                   [(p, i) for i, p in enumerate(point_ids)])
+
+    async def custom_points(self) -> list[tuple[str, str]]:
+        return [(i, t) for i, t in await self._read("SELECT id, text FROM custom_points ORDER BY created_at")]
+
+    async def add_custom_point(self, text: str, created_by: int, at: datetime) -> str:
+        """Store a coordinator's point and put it first in the queue."""
+        async with self._tx() as conn:
+            async with conn.execute("SELECT COUNT(*) FROM custom_points") as cur:
+                row = await cur.fetchone()
+            point_id = f"eget-{int(row[0]) + 1 if row else 1}-{secrets.token_hex(3)}"
+            await conn.execute("INSERT INTO custom_points (id, text, created_by, created_at) VALUES (?, ?, ?, ?)",
+                               (point_id, text, created_by, _iso(at)))
+            await conn.execute("UPDATE point_queue SET position = position + 1")
+            await conn.execute("INSERT INTO point_queue (point_id, position) VALUES (?, 0)", (point_id,))
+            return point_id
+
+    # -- broadcasts and the outbox -------------------------------------------------------
+
+    async def plan_inputs(self) -> tuple[list[tuple[int, str, int]], dict[int, set[str]]]:
+        """Subscribers (chat, theme, cycle) and what each got in its current cycle."""
+        async with self._lock:
+            async with self._conn.execute("SELECT chat_id, theme, cycle FROM subscribers ORDER BY chat_id") as cur:
+                subs = [(int(c), t, int(y)) for c, t, y in await cur.fetchall()]
+            async with self._conn.execute(
+                "SELECT d.chat_id, d.point_id FROM point_deliveries d JOIN subscribers s "
+                "ON s.chat_id = d.chat_id AND s.cycle = d.cycle"
+            ) as cur:
+                delivered: dict[int, set[str]] = {}
+                for c, p in await cur.fetchall():
+                    delivered.setdefault(int(c), set()).add(p)
+        return subs, delivered
+
+    async def create_broadcast(self, *, kind: str, day: str | None, at: datetime,
+                               rows: Sequence[tuple[int, str, bool]]) -> int | None:
+        """A broadcast and its outbox rows (chat, point, starts a new cycle) in one transaction.
+
+        None when the daily broadcast for `day` exists already: a day's point goes out once.
+        """
+        async with self._tx() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO broadcasts (kind, day, created_at) VALUES (?, ?, ?)", (kind, day, _iso(at))
+            )
+            if cur.rowcount != 1:
+                return None
+            broadcast_id = int(cur.lastrowid or 0)
+            for chat_id, point_id, new_cycle in rows:
+                if new_cycle:
+                    await conn.execute("UPDATE subscribers SET cycle = cycle + 1 WHERE chat_id = ?", (chat_id,))
+                await conn.execute(
+                    "INSERT INTO point_deliveries (chat_id, point_id, cycle) "
+                    "SELECT ?, ?, cycle FROM subscribers WHERE chat_id = ? ON CONFLICT DO NOTHING",
+                    (chat_id, point_id, chat_id),
+                )
+            await conn.executemany(
+                "INSERT INTO outbox (broadcast_id, chat_id, point_id, updated_at) VALUES (?, ?, ?, ?)",
+                [(broadcast_id, c, p, _iso(at)) for c, p, _ in rows],
+            )
+            return broadcast_id
+
+    async def daily_broadcast_exists(self, day: str) -> bool:
+        rows = await self._read("SELECT 1 FROM broadcasts WHERE kind = 'daily' AND day = ?", (day,))
+        return bool(rows)
+
+    async def recover_outbox(self, at: datetime) -> int:
+        """After a crash: rows left in 'sending' may have arrived; never send them again."""
+        async with self._tx() as conn:
+            cur = await conn.execute(
+                "UPDATE outbox SET state = 'uncertain', error = 'stopped while sending', updated_at = ? "
+                "WHERE state = 'sending'", (_iso(at),),
+            )
+            return cur.rowcount
+
+    async def pending_outbox(self, limit: int = 1000) -> list[tuple[int, int, int, str]]:
+        """(row id, broadcast id, chat id, point id) waiting to be sent, oldest first."""
+        rows = await self._read(
+            "SELECT id, broadcast_id, chat_id, point_id FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [(int(i), int(b), int(c), p) for i, b, c, p in rows]
+
+    async def claim_outbox(self, row_id: int, at: datetime) -> bool:
+        """pending -> sending, committed before the message goes out."""
+        async with self._tx() as conn:
+            cur = await conn.execute(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ? "
+                "WHERE id = ? AND state = 'pending'", (_iso(at), row_id),
+            )
+            return cur.rowcount == 1
+
+    async def finish_outbox(self, row_id: int, state: str, at: datetime, error: str | None = None) -> None:
+        async with self._tx() as conn:
+            await conn.execute("UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+                               (state, error, _iso(at), row_id))
+
+    async def outbox_row(self, row_id: int) -> tuple[int, str, str, int] | None:
+        rows = await self._read("SELECT chat_id, point_id, state, attempts FROM outbox WHERE id = ?", (row_id,))
+        return (int(rows[0][0]), rows[0][1], rows[0][2], int(rows[0][3])) if rows else None
+
+    async def migrate_chat(self, row_id: int, old_chat: int, new_chat: int) -> None:
+        """A group became a supergroup: follow it to its new id."""
+        async with self._tx() as conn:
+            await conn.execute("UPDATE OR IGNORE subscribers SET chat_id = ? WHERE chat_id = ?", (new_chat, old_chat))
+            await conn.execute("UPDATE OR IGNORE point_deliveries SET chat_id = ? WHERE chat_id = ?", (new_chat, old_chat))
+            await conn.execute("UPDATE outbox SET chat_id = ? WHERE id = ?", (new_chat, row_id))
+
+    async def recent_broadcasts(self, limit: int = 10) -> list[tuple[int, str, str | None, str, dict[str, int]]]:
+        """(id, kind, day, created_at, {state: count}) newest first."""
+        heads = await self._read("SELECT id, kind, day, created_at FROM broadcasts ORDER BY id DESC LIMIT ?", (limit,))
+        out = []
+        for bid, kind, day, created in heads:
+            counts = {s: int(n) for s, n in await self._read(
+                "SELECT state, COUNT(*) FROM outbox WHERE broadcast_id = ? GROUP BY state", (bid,))}
+            out.append((int(bid), kind, day, created, counts))
+        return out
+
+    async def outbox_states(self, broadcast_id: int) -> dict[int, str]:
+        rows = await self._read("SELECT chat_id, state FROM outbox WHERE broadcast_id = ?", (broadcast_id,))
+        return {int(c): s for c, s in rows}

@@ -10,6 +10,7 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
+    InlineQueryHandler,
     ContextTypes,
     Defaults,
     MessageHandler,
@@ -22,7 +23,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.engine import Engine
 from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.storage import Storage
-from bot.telegram import coordinators, members, quiz
+from bot.telegram import campaign, coordinators, members, quiz
 from bot.telegram.services import Context, Services
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ COMMANDS = [
     BotCommand("spoerg", "Stil et spørgsmål (også i grupper)"),
     BotCommand("emner", "Se emnerne"),
     BotCommand("om", "Dokumenterne bag svarene"),
+    BotCommand("abonner", "Få dagens budskab under kampagnen"),
+    BotCommand("afmeld", "Stop dagens budskab"),
     BotCommand("quiz", "Træn med en quiz (10 spørgsmål)"),
     BotCommand("quiz_status", "Din fremgang i quizzen"),
     BotCommand("hjaelp", "Sådan bruger du botten"),
@@ -49,6 +52,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     svc: Services = app.bot_data
     svc.storage = await Storage.open(svc.config.bot_db)
     await app.bot.set_my_commands(COMMANDS)
+    await campaign.on_start(app)
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
@@ -99,6 +103,17 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     app.add_handler(CommandHandler("koordinator_tilfoej", coordinators.add_coordinator))
     app.add_handler(CommandHandler("koordinator_fjern", coordinators.remove_coordinator))
     app.add_handler(CommandHandler("koordinatorer", coordinators.list_coordinators))
+    app.add_handler(CommandHandler("abonner", campaign.subscribe_command))
+    app.add_handler(CommandHandler("afmeld", campaign.unsubscribe_command))
+    app.add_handler(CommandHandler("dagens", campaign.today_command))
+    app.add_handler(CommandHandler("send_nu", campaign.send_now_command))
+    app.add_handler(CommandHandler("tidspunkt", campaign.time_command))
+    app.add_handler(CommandHandler("pause", campaign.pause_command))
+    app.add_handler(CommandHandler("genoptag", campaign.resume_command))
+    app.add_handler(CommandHandler("nytpunkt", campaign.new_point_command))
+    app.add_handler(CommandHandler("punkter", campaign.queue_command))
+    app.add_handler(CommandHandler("spring", campaign.skip_command))
+    app.add_handler(CommandHandler("udsendelser", campaign.broadcasts_command))
     app.add_handler(CommandHandler("quiz", quiz.quiz_command))
     app.add_handler(CommandHandler("quiz_status", quiz.status_command))
     app.add_handler(CommandHandler("gruppequiz", quiz.group_quiz_command))
@@ -107,8 +122,11 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     #    quiz rounds (qa/qn/qr/qs), group quizzes (gq/ge, coordinators only), the rest.
     app.add_handler(CallbackQueryHandler(quiz.on_quiz_button, pattern=r"^q[anrs]\|"))
     app.add_handler(CallbackQueryHandler(quiz.on_group_button, pattern=r"^g[qe]\|"))
+    app.add_handler(CallbackQueryHandler(campaign.on_subscribe_button, pattern=r"^sub\|"))
+    app.add_handler(CallbackQueryHandler(campaign.on_new_point_button, pattern=r"^np\|"))
     app.add_handler(CallbackQueryHandler(members.on_button))
     app.add_handler(PollAnswerHandler(quiz.on_poll_answer))
+    app.add_handler(InlineQueryHandler(campaign.inline_query))
     # 3. Plain text: every message in a private chat is a question; in groups only
     #    mentions and replies to the bot are (the handler checks which).
     text = filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED

@@ -74,6 +74,17 @@ async def respond(message: Message, context: Context, text: str) -> None:
         await _log(svc, reply, None)
         await start_from_intent(message, context, message.from_user.id)
         return
+    if reply.kind == "intent" and reply.action in ("subscribe", "unsubscribe"):
+        from bot.telegram.campaign import themes_keyboard
+
+        await _log(svc, reply, None)
+        if reply.action == "subscribe":
+            await message.reply_text(escape(reply.body), reply_markup=themes_keyboard())
+        else:
+            removed = await svc.db.unsubscribe(message.chat.id)
+            await message.reply_text("Du er afmeldt dagens budskab." if removed
+                                     else "Du er ikke tilmeldt dagens budskab.")
+        return
     answer_id = None
     if reply.kind == "answer" and reply.entry:
         try:

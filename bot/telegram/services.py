@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from telegram.ext import CallbackContext, ExtBot
 
+from bot.campaign import Campaign
 from bot.config import Settings
+from bot.delivery import Deliverer
 from bot.engine import Engine
 from bot.quiz_session import QuizService
 from bot.storage import Storage
@@ -28,6 +31,9 @@ class Services:
         self.settings: Settings | None = None
         self.storage: Storage | None = None
         self.quiz: QuizService | None = None  # made on first use, over the open storage
+        self.campaign: Campaign | None = None  # likewise
+        self.deliverer: Deliverer | None = None
+        self.delivery_lock = asyncio.Lock()
         self.clock: Callable[[], datetime] = utcnow
 
     @property
