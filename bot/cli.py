@@ -153,6 +153,15 @@ def cmd_run(_: argparse.Namespace) -> int:
     return run_polling()
 
 
+def cmd_deliver(_: argparse.Namespace) -> int:
+    if not _settings().token:
+        print("TELEGRAM_BOT_TOKEN er ikke sat (se README.md).", file=sys.stderr)
+        return 2
+    from bot.telegram.app import deliver_once
+
+    return deliver_once()
+
+
 def cmd_default(args: argparse.Namespace) -> int:
     if _settings().token:
         return cmd_run(args)
@@ -168,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="start the Telegram bot (needs TELEGRAM_BOT_TOKEN)").set_defaults(func=cmd_run)
     sub.add_parser("chat", help="chat with the bot in the terminal").set_defaults(func=cmd_chat)
+    sub.add_parser("deliver", help="send what the talking-point outbox holds, then exit").set_defaults(func=cmd_deliver)
     check = sub.add_parser("check", help="validate knowledge/ and intents/")
     check.add_argument("--knowledge", default=str(KNOWLEDGE_DIR), help="knowledge folder")
     check.add_argument("--intents", default=str(INTENTS_DIR), help="intents folder")

@@ -1,9 +1,9 @@
 """Durable, rate-limited delivery of broadcasts through the outbox. No telegram.
 
 Every (broadcast, chat) is one outbox row: pending -> sending -> sent | failed | uncertain.
-A row is marked `sending` and committed before the message goes out; a process that dies
-mid-send leaves it `sending`, and the next start marks it `uncertain` and never sends it
-again: a member should not get the same point twice (a repeated message annoys more than a
+A row is marked `sending` and committed right before the message goes out (after waiting
+for a send slot, so at most WORKERS rows are ever in flight); a process that dies mid-send
+leaves it `sending`, and the next start marks it `uncertain` and never sends it again: a member should not get the same point twice (a repeated message annoys more than a
 missing one). Coordinators see the uncertain count.
 
 What the sender may raise (the Telegram layer maps python-telegram-bot's errors to these):
@@ -153,14 +153,20 @@ class Deliverer:
     async def _worker(self, queue: asyncio.Queue[tuple[int, int, int, str]], report: Report) -> None:
         while not queue.empty():
             row_id, _broadcast, chat_id, point_id = queue.get_nowait()
+            # Wait for a send slot first and claim the row only then: a crash can only leave
+            # rows 'sending' (uncertain) whose request was really on its way.
+            await self.limiter.acquire(chat_id)
             if not await self.storage.claim_outbox(row_id, self.now()):
                 continue  # someone else has it
             await self._deliver(row_id, chat_id, point_id, report)
 
     async def _deliver(self, row_id: int, chat_id: int, point_id: str, report: Report) -> None:
         server_errors = 0
+        first = True
         while True:
-            await self.limiter.acquire(chat_id)
+            if not first:
+                await self.limiter.acquire(chat_id)
+            first = False
             try:
                 await self.send(chat_id, point_id)
             except RetryAfter as exc:

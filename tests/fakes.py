@@ -59,6 +59,7 @@ def chat(chat_id: int, chat_type: str = "private") -> dict[str, Any]:
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -136,6 +136,33 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     return app
 
 
+def deliver_once() -> int:
+    """`python -m bot deliver`: finish what the outbox holds, then exit (for operators and
+    the crash tests). Rows a killed process left in 'sending' become 'uncertain' first."""
+    import asyncio
+
+    configure_logging()
+    settings = load_settings()
+    knowledge = load_knowledge()
+    app = build_application(settings, knowledge)
+
+    async def run() -> int:
+        await app.initialize()
+        svc: Services = app.bot_data
+        svc.storage = await Storage.open(settings.bot_db)
+        try:
+            await campaign.deliverer(app, svc).recover()
+            await campaign.deliver_pending(app)
+            pending = await svc.storage.pending_outbox(limit=1)
+            return 1 if pending else 0
+        finally:
+            await svc.storage.close()
+            svc.storage = None
+            await app.shutdown()
+
+    return asyncio.run(run())
+
+
 def run_polling() -> int:
     configure_logging()
     try:
