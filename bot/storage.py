@@ -689,6 +689,24 @@ class Storage:
             )
             return cur.rowcount == 1
 
+    async def claim_outbox_batch(self, row_ids: Sequence[int], at: datetime) -> list[int]:
+        """pending -> sending for several rows in one transaction; the ids that were pending."""
+        claimed = []
+        async with self._tx() as conn:
+            for row_id in row_ids:
+                cur = await conn.execute(
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ? "
+                    "WHERE id = ? AND state = 'pending'", (_iso(at), row_id),
+                )
+                if cur.rowcount == 1:
+                    claimed.append(row_id)
+        return claimed
+
+    async def finish_outbox_batch(self, results: Sequence[tuple[int, str, str | None]], at: datetime) -> None:
+        async with self._tx() as conn:
+            await conn.executemany("UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+                                   [(state, error, _iso(at), row_id) for row_id, state, error in results])
+
     async def finish_outbox(self, row_id: int, state: str, at: datetime, error: str | None = None) -> None:
         async with self._tx() as conn:
             await conn.execute("UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id = ?",

@@ -24,6 +24,7 @@ from bot.engine import Engine
 from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.storage import Storage
 from bot.telegram import campaign, coordinators, members, quiz
+from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.services import Context, Services
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     )
     if request is not None:  # tests: a request double instead of the network
         builder = builder.request(request).get_updates_request(request)
+    else:
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(connections=1))
     app = builder.build()
     svc: Services = app.bot_data
     svc.settings = settings
