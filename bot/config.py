@@ -31,7 +31,9 @@ def _id_list(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: a variable left empty (as in deploy/.env.example) means "use the default"
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True)
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = DEFAULT_BASE_URL

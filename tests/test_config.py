@@ -42,3 +42,17 @@ def test_bad_environment_stops_run_with_exit_2_and_no_traceback() -> None:
     assert result.returncode == 2
     assert "environment: BOT_COORDINATORS:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_setting_is_documented_and_the_example_loads() -> None:
+    from bot.config import Settings
+    from tests.conftest import ROOT
+
+    example = ROOT / "deploy" / ".env.example"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = example.read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"{name.upper()}=" in text, name
+        assert f"`{name.upper()}`" in readme, name
+    settings = load_settings(example)
+    assert settings.token is None and settings.bot_channel_id is None
