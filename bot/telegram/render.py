@@ -153,6 +153,9 @@ def topic_page(knowledge: Knowledge, topic_id: str, page: int) -> tuple[str, Inl
     if page > 0:
         nav.append(InlineKeyboardButton("◀ Forrige", callback_data=callback("t", topic_id, page - 1)))
     nav.append(InlineKeyboardButton("Alle emner", callback_data=callback("T")))
+    if topic.group == "maerkesag" and topic.id != "maerkesager":
+        # each mærkesag is a quiz theme of its own (see bot.quiz.themes)
+        rows.append([InlineKeyboardButton("🧠 Quiz om emnet", callback_data=callback("qs", topic.id))])
     if page < pages - 1:
         nav.append(InlineKeyboardButton("Næste ▶", callback_data=callback("t", topic_id, page + 1)))
     rows.append(nav)

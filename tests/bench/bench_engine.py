@@ -109,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--no-scale", action="store_true", help="skip the 10,000-entry run")
     args = parser.parse_args()
     runs = 3 if args.quick else 7
     questions = [c.q for c in load_cases(DEFAULT_EVAL)]
@@ -117,7 +118,8 @@ def main() -> None:
     ask_stdin(questions[:200], runs)
     ask_stdin(questions, 3)
     in_process(engine, questions, 1 if args.quick else 5)
-    scale(engine, questions, args.size)
+    if not args.no_scale:
+        scale(engine, questions, args.size)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"benchmark process max RSS {rss:.0f} MiB")
 
