@@ -129,6 +129,32 @@ def cmd_export_unanswered(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.storage import Storage
+
+    settings = _settings()
+    if not settings.bot_db.is_file():
+        print(f"{settings.bot_db}: databasen findes ikke (sæt BOT_DB)", file=sys.stderr)
+        return 1
+    target = Path(args.path)
+    if target.exists():
+        print(f"{target}: findes allerede; vælg et nyt filnavn", file=sys.stderr)
+        return 1
+
+    async def run() -> None:
+        store = await Storage.open(settings.bot_db)
+        try:
+            await store.backup(target)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+    print(f"sikkerhedskopi skrevet til {target}")
+    return 0
+
+
 def _settings():  # type: ignore[no-untyped-def]
     from bot.config import ConfigError, load_settings
 
@@ -197,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("file")
     exp.add_argument("--days", type=int, default=30)
     exp.set_defaults(func=cmd_export_unanswered)
+
+    backup = sub.add_parser("backup", help="a consistent copy of the database, also while the bot runs")
+    backup.add_argument("path")
+    backup.set_defaults(func=cmd_backup)
 
     sub.add_parser("train-crisis", help="train the crisis model on intents/training/").set_defaults(func=cmd_train_crisis)
 

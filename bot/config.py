@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     bot_coordinators: Annotated[list[int], NoDecode, BeforeValidator(_id_list)] = Field(default_factory=list)
     bot_timezone: str = "Europe/Copenhagen"
     bot_channel_id: int | None = None
+    # Days a stored question text is kept (the unanswered ones coordinators review).
+    bot_retention_days: int = Field(default=90, ge=1, le=3650)
     # Messages per second in a broadcast: Telegram allows about 30; keep 25 unless testing.
     bot_broadcast_rate: int = Field(default=25, ge=1, le=10_000)
 

@@ -167,6 +167,14 @@ MIGRATIONS.append([
     )""",
     "CREATE INDEX outbox_state ON outbox (state)",
 ])
+# v4: updates seen, so one delivered twice (a webhook retry) has one effect.
+MIGRATIONS.append([
+    """CREATE TABLE seen_updates (
+        update_id INTEGER PRIMARY KEY,
+        seen_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX seen_updates_time ON seen_updates (seen_at)",
+])
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -736,3 +744,78 @@ class Storage:
     async def outbox_states(self, broadcast_id: int) -> dict[int, str]:
         rows = await self._read("SELECT chat_id, state FROM outbox WHERE broadcast_id = ?", (broadcast_id,))
         return {int(c): s for c, s in rows}
+
+    # -- privacy -------------------------------------------------------------------------
+
+    async def data_about(self, user_id: int, chat_id: int) -> dict[str, object]:
+        """Everything stored about one member (for /mine_data)."""
+        voter = await self._voter(user_id)
+        one = lambda rows: rows[0][0] if rows else None  # noqa: E731
+        return {
+            "subscription": one(await self._read("SELECT theme FROM subscribers WHERE chat_id = ?", (chat_id,))),
+            "points_received": one(await self._read("SELECT COUNT(*) FROM point_deliveries WHERE chat_id = ?", (chat_id,))),
+            "quiz_rounds": one(await self._read("SELECT COUNT(*) FROM quiz_rounds WHERE user_id = ?", (user_id,))),
+            "quiz_answers": one(await self._read("SELECT COUNT(*) FROM quiz_answers WHERE user_id = ?", (user_id,))),
+            "quiz_repetition": one(await self._read("SELECT COUNT(*) FROM quiz_repetition WHERE user_id = ?", (user_id,))),
+            "group_quiz_names": [r[0] for r in await self._read(
+                "SELECT DISTINCT name FROM quiz_players WHERE user_id = ?", (user_id,))],
+            "votes": one(await self._read("SELECT COUNT(*) FROM feedback WHERE voter = ?", (voter,))),
+            "coordinator": bool(await self._read("SELECT 1 FROM coordinators WHERE user_id = ?", (user_id,))),
+        }
+
+    async def delete_member(self, user_id: int, chat_id: int) -> int:
+        """Delete every row about one member in every table; the number of rows deleted."""
+        voter = await self._voter(user_id)
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            ("DELETE FROM subscribers WHERE chat_id = ?", (chat_id,)),
+            ("DELETE FROM point_deliveries WHERE chat_id = ?", (chat_id,)),
+            ("DELETE FROM outbox WHERE chat_id = ?", (chat_id,)),
+            ("DELETE FROM quiz_answers WHERE user_id = ?", (user_id,)),
+            ("DELETE FROM quiz_repetition WHERE user_id = ?", (user_id,)),
+            ("DELETE FROM quiz_players WHERE user_id = ?", (user_id,)),
+            ("DELETE FROM quiz_rounds WHERE user_id = ? OR (chat_id = ? AND kind = 'private')", (user_id, chat_id)),
+            ("DELETE FROM feedback WHERE voter = ?", (voter,)),
+            ("DELETE FROM coordinators WHERE user_id = ?", (user_id,)),
+            # what others own keeps existing, without this member's id on it
+            ("UPDATE coordinators SET added_by = NULL WHERE added_by = ?", (user_id,)),
+            ("UPDATE custom_points SET created_by = 0 WHERE created_by = ?", (user_id,)),
+        ]
+        deleted = 0
+        async with self._tx() as conn:
+            for sql, params in statements:
+                cur = await conn.execute(sql, params)
+                deleted += max(cur.rowcount, 0)
+            async with conn.execute("SELECT key FROM meta WHERE key LIKE ?", (f"draft:{user_id}:%",)) as cur:
+                drafts = [r[0] for r in await cur.fetchall()]
+            for key in drafts:
+                await conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+                deleted += 1
+        return deleted
+
+    async def first_time(self, update_id: int, at: datetime) -> bool:
+        """Record an update id; False when it was seen before."""
+        async with self._tx() as conn:
+            cur = await conn.execute("INSERT OR IGNORE INTO seen_updates (update_id, seen_at) VALUES (?, ?)",
+                                     (update_id, _iso(at)))
+            return cur.rowcount == 1
+
+    async def forget_seen_updates(self, before: datetime) -> int:
+        async with self._tx() as conn:
+            cur = await conn.execute("DELETE FROM seen_updates WHERE seen_at < ?", (_iso(before),))
+            return cur.rowcount
+
+    async def forget_old_questions(self, before: datetime) -> int:
+        """Retention: question texts older than `before` are deleted."""
+        async with self._tx() as conn:
+            cur = await conn.execute("DELETE FROM unanswered WHERE asked_at < ?", (_iso(before),))
+            return cur.rowcount
+
+    async def backup(self, target: Path) -> None:
+        """A consistent copy while the bot runs (SQLite's online backup API)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        async with self._lock:
+            dest = await aiosqlite.connect(target)
+            try:
+                await self._conn.backup(dest)
+            finally:
+                await dest.close()

@@ -271,3 +271,11 @@ async def test_no_message_over_4096_and_no_callback_over_64_bytes(bot: Harness) 
 async def test_every_entry_id_fits_in_callback_data(knowledge: Knowledge) -> None:
     for entry in knowledge.entries:
         assert len(f"a|{entry.id}".encode()) <= 64, entry.id
+
+
+async def test_the_same_update_twice_has_one_effect(bot: Harness) -> None:
+    update = bot.fake.message_update("hvad er oslo standarden", user_id=333)
+    for _ in range(2):
+        await bot.app.process_update(Update.de_json(update, bot.app.bot))
+    assert len([p for p in bot.fake.sent() if p["chat_id"] == 333]) == 1
+    assert bot.rows("SELECT count(*) FROM questions") == [(1,)]

@@ -10,11 +10,13 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
+    ApplicationHandlerStop,
     InlineQueryHandler,
     ContextTypes,
     Defaults,
     MessageHandler,
     PollAnswerHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -23,7 +25,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.engine import Engine
 from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.storage import Storage
-from bot.telegram import campaign, coordinators, members, quiz
+from bot.telegram import campaign, coordinators, members, privacy, quiz
 from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.services import Context, Services
 
@@ -39,14 +41,27 @@ COMMANDS = [
     BotCommand("quiz", "Træn med en quiz (10 spørgsmål)"),
     BotCommand("quiz_status", "Din fremgang i quizzen"),
     BotCommand("hjaelp", "Sådan bruger du botten"),
+    BotCommand("privatliv", "Hvad botten gemmer"),
+    BotCommand("mine_data", "Se dine data"),
+    BotCommand("slet_mine_data", "Slet dine data"),
 ]
+
+
+# Libraries that log message text, user data or the token (in request URLs) below these
+# levels: python-telegram-bot logs API parameters at DEBUG, httpx full URLs at INFO,
+# aiosqlite SQL parameters at DEBUG. They stay at these levels whatever the bot's own level.
+QUIET = {"telegram": logging.INFO, "httpx": logging.WARNING, "httpcore": logging.WARNING,
+         "aiosqlite": logging.INFO, "aiohttp": logging.WARNING, "apscheduler": logging.INFO}
+
+
+def quiet_libraries() -> None:
+    for name, level in QUIET.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
-    # httpx logs every request URL at INFO, and the URL holds the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    quiet_libraries()
 
 
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
@@ -54,6 +69,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     svc.storage = await Storage.open(svc.config.bot_db)
     await app.bot.set_my_commands(COMMANDS)
     await campaign.on_start(app)
+    privacy.schedule_retention(app)
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
@@ -61,6 +77,17 @@ async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
     if svc.storage is not None:
         await svc.storage.close()
         svc.storage = None
+
+
+async def _once(update: Update, context: Context) -> None:
+    svc: Services = context.bot_data
+    try:
+        first = await svc.db.first_time(update.update_id, svc.clock())
+    except Exception:  # storage trouble must not stop a crisis reply: let it through
+        log.warning("could not record update id", exc_info=True)
+        return
+    if not first:
+        raise ApplicationHandlerStop
 
 
 async def _on_error(update: object, context: Context) -> None:
@@ -75,6 +102,7 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
                       request: BaseRequest | None = None) -> Application:  # type: ignore[type-arg]
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    quiet_libraries()
     builder = (
         Application.builder()
         .token(settings.token)
@@ -94,6 +122,8 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     svc.settings = settings
     svc.engine = Engine(knowledge)
 
+    # Group -1 runs first: an update delivered twice (a webhook retry) is handled once.
+    app.add_handler(TypeHandler(Update, _once), group=-1)
     # Order matters within a group: the first matching handler wins.
     # 1. Commands (in any chat; in groups also as /cmd@botname).
     app.add_handler(CommandHandler("start", members.start))
@@ -101,6 +131,9 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     app.add_handler(CommandHandler("emner", members.topics_command))
     app.add_handler(CommandHandler("om", members.about_command))
     app.add_handler(CommandHandler("spoerg", members.ask_command))
+    app.add_handler(CommandHandler("privatliv", privacy.privacy_command))
+    app.add_handler(CommandHandler("mine_data", privacy.my_data_command))
+    app.add_handler(CommandHandler("slet_mine_data", privacy.delete_command))
     app.add_handler(CommandHandler("ubesvarede", coordinators.unanswered))
     app.add_handler(CommandHandler("statistik", coordinators.statistics))
     app.add_handler(CommandHandler("koordinator_tilfoej", coordinators.add_coordinator))
@@ -127,6 +160,7 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     app.add_handler(CallbackQueryHandler(quiz.on_group_button, pattern=r"^g[qe]\|"))
     app.add_handler(CallbackQueryHandler(campaign.on_subscribe_button, pattern=r"^sub\|"))
     app.add_handler(CallbackQueryHandler(campaign.on_new_point_button, pattern=r"^np\|"))
+    app.add_handler(CallbackQueryHandler(privacy.on_delete_button, pattern=r"^del\|"))
     app.add_handler(CallbackQueryHandler(members.on_button))
     app.add_handler(PollAnswerHandler(quiz.on_poll_answer))
     app.add_handler(InlineQueryHandler(campaign.inline_query))
