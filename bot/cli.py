@@ -166,16 +166,19 @@ def _settings():  # type: ignore[no-untyped-def]
         raise SystemExit(2) from None
 
 
-def cmd_run(_: argparse.Namespace) -> int:
-    if not _settings().token:
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if not settings.token:
         print(
             "TELEGRAM_BOT_TOKEN er ikke sat: sæt den i miljøet eller i .env "
             "(se README.md), eller brug `python -m bot chat` for at chatte i terminalen.",
             file=sys.stderr,
         )
         return 2
-    from bot.telegram.app import run_polling  # imported late: only `run` needs telegram
+    from bot.telegram.app import run_polling, run_webhook  # only `run` needs telegram
 
+    if getattr(args, "webhook", False) or settings.bot_webhook_url:
+        return run_webhook()
     return run_polling()
 
 
@@ -201,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=cmd_default)
     sub = parser.add_subparsers(dest="command")
 
-    sub.add_parser("run", help="start the Telegram bot (needs TELEGRAM_BOT_TOKEN)").set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="start the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    run.add_argument("--webhook", action="store_true", help="receive updates by webhook (BOT_WEBHOOK_URL)")
+    run.set_defaults(func=cmd_run)
     sub.add_parser("chat", help="chat with the bot in the terminal").set_defaults(func=cmd_chat)
     sub.add_parser("deliver", help="send what the talking-point outbox holds, then exit").set_defaults(func=cmd_deliver)
     check = sub.add_parser("check", help="validate knowledge/ and intents/")

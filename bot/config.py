@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     bot_coordinators: Annotated[list[int], NoDecode, BeforeValidator(_id_list)] = Field(default_factory=list)
     bot_timezone: str = "Europe/Copenhagen"
     bot_channel_id: int | None = None
+    # Webhook mode (instead of long polling) when a public https URL is set.
+    bot_webhook_url: str | None = None
+    bot_webhook_secret: SecretStr | None = None
+    bot_webhook_listen: str = "127.0.0.1"
+    bot_webhook_port: int = Field(default=8080, ge=1, le=65535)
     # Days a stored question text is kept (the unanswered ones coordinators review).
     bot_retention_days: int = Field(default=90, ge=1, le=3650)
     # Messages per second in a broadcast: Telegram allows about 30; keep 25 unless testing.
@@ -51,6 +56,23 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL, e.g. https://api.telegram.org/bot")
+        return value
+
+    @field_validator("bot_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://") and not value.startswith("http://127.0.0.1"):
+            raise ValueError("must be a public https URL, e.g. https://bot.example.org/telegram")
+        return value
+
+    @field_validator("bot_webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            import re
+
+            if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
+                raise ValueError("must be 16-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
         return value
 
     @field_validator("bot_timezone")

@@ -166,6 +166,9 @@ class FakeTelegram:
     def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
         return True
 
+    def _m_setWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
     def _m_setMyCommands(self, params: dict[str, Any]) -> Any:
         return True
 

@@ -118,3 +118,17 @@ async def test_token_never_in_the_output(running_bot: RunningBot) -> None:
     text = out.decode()
     assert TOKEN not in text and TOKEN.split(":")[1] not in text
     assert "hvad er pcv" not in text
+
+
+async def test_sighup_reloads_the_knowledge(running_bot: RunningBot) -> None:
+    fake = running_bot.fake
+    running_bot.proc.send_signal(signal.SIGHUP)
+    await asyncio.sleep(1.5)
+    assert running_bot.proc.returncode is None  # still running
+    start = len(fake.calls)
+    fake.message_update("hvad er pcv", user_id=4714)
+    reply = await running_bot.sent_after(start)
+    assert "Kilde:" in reply["text"]
+    running_bot.proc.send_signal(signal.SIGINT)
+    out, _ = await asyncio.wait_for(running_bot.proc.communicate(), timeout=20)
+    assert "knowledge reloaded" in out.decode()

@@ -25,7 +25,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.engine import Engine
 from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.storage import Storage
-from bot.telegram import campaign, coordinators, members, privacy, quiz
+from bot.telegram import campaign, coordinators, members, privacy, quiz, reload
 from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.services import Context, Services
 
@@ -70,6 +70,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     await app.bot.set_my_commands(COMMANDS)
     await campaign.on_start(app)
     privacy.schedule_retention(app)
+    reload.install_sighup(app)
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
@@ -139,6 +140,7 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     app.add_handler(CommandHandler("koordinator_tilfoej", coordinators.add_coordinator))
     app.add_handler(CommandHandler("koordinator_fjern", coordinators.remove_coordinator))
     app.add_handler(CommandHandler("koordinatorer", coordinators.list_coordinators))
+    app.add_handler(CommandHandler("genindlaes", reload.reload_command))
     app.add_handler(CommandHandler("abonner", campaign.subscribe_command))
     app.add_handler(CommandHandler("afmeld", campaign.unsubscribe_command))
     app.add_handler(CommandHandler("dagens", campaign.today_command))
@@ -198,6 +200,88 @@ def deliver_once() -> int:
             await app.shutdown()
 
     return asyncio.run(run())
+
+
+WEBHOOK_PATH = "/telegram"
+
+
+async def _serve_webhook(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    """Updates arrive as POSTs from Telegram; /health answers the load balancer.
+
+    A request without the right X-Telegram-Bot-Api-Secret-Token gets 403 and is never
+    processed. (python-telegram-bot's own webhook server has no health endpoint, so this is
+    a small aiohttp server feeding the same Application, as in the library's custom-webhook
+    example.)
+    """
+    import asyncio
+    import hmac
+    import signal
+
+    from aiohttp import web
+
+    assert settings.bot_webhook_secret is not None and settings.bot_webhook_url is not None
+    secret = settings.bot_webhook_secret.get_secret_value()
+
+    async def telegram(request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.Response(status=403)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, app.bot)
+        except Exception:
+            return web.Response(status=400)
+        await app.update_queue.put(update)
+        return web.Response()
+
+    async def health(_: web.Request) -> web.Response:
+        svc: Services = app.bot_data
+        ok = svc.storage is not None and app.running
+        return web.json_response({"ok": ok}, status=200 if ok else 503)
+
+    web_app = web.Application()
+    web_app.router.add_post(WEBHOOK_PATH, telegram)
+    web_app.router.add_get("/health", health)
+    runner = web.AppRunner(web_app, access_log=None)  # access logs would hold nothing useful
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with app:
+        assert app.post_init is not None and app.post_shutdown is not None
+        await app.post_init(app)
+        await app.bot.set_webhook(settings.bot_webhook_url, secret_token=secret,
+                                  allowed_updates=Update.ALL_TYPES)
+        await app.start()
+        await runner.setup()
+        await web.TCPSite(runner, settings.bot_webhook_listen, settings.bot_webhook_port).start()
+        log.info("webhook server listening on %s:%d", settings.bot_webhook_listen, settings.bot_webhook_port)
+        await stop.wait()
+        await runner.cleanup()
+        await app.stop()
+        await app.post_shutdown(app)
+
+
+def run_webhook() -> int:
+    import asyncio
+
+    configure_logging()
+    try:
+        settings = load_settings()
+        knowledge = load_knowledge()
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(line)
+        return 2
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+    if not settings.token or not settings.bot_webhook_url or settings.bot_webhook_secret is None:
+        print("Webhook kræver TELEGRAM_BOT_TOKEN, BOT_WEBHOOK_URL og BOT_WEBHOOK_SECRET (se deploy/README.md).")
+        return 2
+    asyncio.run(_serve_webhook(build_application(settings, knowledge), settings))
+    return 0
 
 
 def run_polling() -> int:

@@ -12,6 +12,7 @@ from telegram.ext import CallbackContext, ExtBot
 from bot.campaign import Campaign
 from bot.config import Settings
 from bot.delivery import Deliverer
+from bot.knowledge import INTENTS_DIR, KNOWLEDGE_DIR
 from bot.engine import Engine
 from bot.quiz_session import QuizService
 from bot.storage import Storage
@@ -34,6 +35,7 @@ class Services:
         self.campaign: Campaign | None = None  # likewise
         self.deliverer: Deliverer | None = None
         self.delivery_lock = asyncio.Lock()
+        self.knowledge_dirs = (KNOWLEDGE_DIR, INTENTS_DIR)  # what /genindlaes reads
         self.clock: Callable[[], datetime] = utcnow
 
     @property
