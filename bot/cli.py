@@ -155,6 +155,29 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(_: argparse.Namespace) -> int:
+    """For a container HEALTHCHECK: the webhook server answers, or the database is sound."""
+    import sqlite3
+    import urllib.request
+
+    settings = _settings()
+    if settings.bot_webhook_url:
+        url = f"http://{settings.bot_webhook_listen}:{settings.bot_webhook_port}/health"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
+                return 0 if response.status == 200 else 1
+        except OSError as exc:
+            print(f"{url}: {exc}", file=sys.stderr)
+            return 1
+    try:
+        with sqlite3.connect(f"file:{settings.bot_db}?mode=ro", uri=True, timeout=5) as conn:
+            ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    except sqlite3.Error as exc:
+        print(f"{settings.bot_db}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if ok else 1
+
+
 def _settings():  # type: ignore[no-untyped-def]
     from bot.config import ConfigError, load_settings
 
@@ -228,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("file")
     exp.add_argument("--days", type=int, default=30)
     exp.set_defaults(func=cmd_export_unanswered)
+
+    sub.add_parser("health", help="exit 0 when the bot's web server or database is healthy").set_defaults(func=cmd_health)
 
     backup = sub.add_parser("backup", help="a consistent copy of the database, also while the bot runs")
     backup.add_argument("path")

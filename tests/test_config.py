@@ -56,3 +56,30 @@ def test_every_setting_is_documented_and_the_example_loads() -> None:
         assert f"`{name.upper()}`" in readme, name
     settings = load_settings(example)
     assert settings.token is None and settings.bot_channel_id is None
+
+
+def test_health_command_checks_the_database(tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.storage import Storage
+
+    async def make() -> None:
+        store = await Storage.open(tmp_path / "bot.sqlite3")
+        await store.close()
+
+    asyncio.run(make())
+    assert run_bot("health", env={"BOT_DB": str(tmp_path / "bot.sqlite3")}).returncode == 0
+    assert run_bot("health", env={"BOT_DB": str(tmp_path / "missing.sqlite3")}).returncode == 1
+
+
+def test_deploy_files_exist_and_name_the_real_commands() -> None:
+    from tests.conftest import ROOT
+
+    deploy = ROOT / "deploy"
+    dockerfile = (deploy / "Dockerfile").read_text()
+    assert "USER bot" in dockerfile and "HEALTHCHECK" in dockerfile and 'VOLUME ["/data"]' in dockerfile
+    assert "python -m bot run" in (deploy / "bp-bot.service").read_text()
+    assert "X-Telegram-Bot-Api-Secret-Token".lower() in (deploy / "nginx.conf").read_text().lower()
+    readme = (deploy / "README.md").read_text()
+    for command in ("python -m bot backup", "/genindlaes", "systemctl reload", "train-crisis"):
+        assert command in readme

@@ -132,3 +132,10 @@ async def test_sighup_reloads_the_knowledge(running_bot: RunningBot) -> None:
     running_bot.proc.send_signal(signal.SIGINT)
     out, _ = await asyncio.wait_for(running_bot.proc.communicate(), timeout=20)
     assert "knowledge reloaded" in out.decode()
+
+
+async def test_many_members_every_question_answered_exactly_once() -> None:
+    from tests.bench.bench_load import run
+
+    result = await run(members=20, per_member=5, rate=40)
+    assert (result["questions"], result["lost"], result["extra"]) == (100, 0, 0)

@@ -111,6 +111,10 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .context_types(ContextTypes(bot_data=Services))
+        # Handle up to 64 updates at once: members wait on Telegram and SQLite, not on each
+        # other. Every write is its own transaction (bot/storage.py), so this is safe; the
+        # duplicate check (group -1) runs before any handler of an update.
+        .concurrent_updates(64)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
