@@ -162,7 +162,7 @@ def cmd_health(_: argparse.Namespace) -> int:
 
     settings = _settings()
     if settings.bot_webhook_url:
-        url = f"http://{settings.bot_webhook_listen}:{settings.bot_webhook_port}/health"
+        url = f"http://{settings.bot_webhook_listen}:{settings.bot_health_port}/health"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
                 return 0 if response.status == 200 else 1

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     bot_webhook_secret: SecretStr | None = None
     bot_webhook_listen: str = "127.0.0.1"
     bot_webhook_port: int = Field(default=8080, ge=1, le=65535)
+    bot_health_port: int = Field(default=8081, ge=1, le=65535)
     # Days a stored question text is kept (the unanswered ones coordinators review).
     bot_retention_days: int = Field(default=90, ge=1, le=3650)
     # Messages per second in a broadcast: Telegram allows about 30; keep 25 unless testing.

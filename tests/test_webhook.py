@@ -29,11 +29,11 @@ async def test_webhook_rejects_a_wrong_secret_and_answers_the_right_one(tmp_path
     fake = FakeTelegram()
     server = FakeBotApiServer(fake)
     await server.start()
-    port = free_port()
+    port, health_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
     env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url, BOT_DB=str(tmp_path / "bot.sqlite3"),
                BOT_WEBHOOK_URL="https://bot.example.org/telegram", BOT_WEBHOOK_SECRET=SECRET,
-               BOT_WEBHOOK_PORT=str(port))
+               BOT_WEBHOOK_PORT=str(port), BOT_HEALTH_PORT=str(health_port))
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", "--webhook", cwd=ROOT, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -41,7 +41,7 @@ async def test_webhook_rejects_a_wrong_secret_and_answers_the_right_one(tmp_path
         async with aiohttp.ClientSession() as http:
             async def healthy() -> bool:
                 try:
-                    async with http.get(f"{url}/health") as r:
+                    async with http.get(f"http://127.0.0.1:{health_port}/health") as r:
                         return r.status == 200
                 except aiohttp.ClientError:
                     return False

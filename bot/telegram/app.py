@@ -71,10 +71,15 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     await campaign.on_start(app)
     privacy.schedule_retention(app)
     reload.install_sighup(app)
+    if svc.serve_health:
+        await start_health_server(app, svc.config)
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
     svc: Services = app.bot_data
+    if svc.health_runner is not None:
+        await svc.health_runner.cleanup()
+        svc.health_runner = None
     if svc.storage is not None:
         await svc.storage.close()
         svc.storage = None
@@ -99,8 +104,8 @@ async def _on_error(update: object, context: Context) -> None:
               exc_info=(type(err), err, err.__traceback__) if err else None)
 
 
-def build_application(settings: Settings, knowledge: Knowledge, *,
-                      request: BaseRequest | None = None) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, knowledge: Knowledge, *, request: BaseRequest | None = None,
+                      health: bool = False) -> Application:  # type: ignore[type-arg]
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     quiet_libraries()
@@ -126,6 +131,7 @@ def build_application(settings: Settings, knowledge: Knowledge, *,
     svc: Services = app.bot_data
     svc.settings = settings
     svc.engine = Engine(knowledge)
+    svc.serve_health = health
 
     # Group -1 runs first: an update delivered twice (a webhook retry) is handled once.
     app.add_handler(TypeHandler(Update, _once), group=-1)
@@ -206,69 +212,31 @@ def deliver_once() -> int:
     return asyncio.run(run())
 
 
-WEBHOOK_PATH = "/telegram"
+WEBHOOK_PATH = "telegram"
 
 
-async def _serve_webhook(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
-    """Updates arrive as POSTs from Telegram; /health answers the load balancer.
-
-    A request without the right X-Telegram-Bot-Api-Secret-Token gets 403 and is never
-    processed. (python-telegram-bot's own webhook server has no health endpoint, so this is
-    a small aiohttp server feeding the same Application, as in the library's custom-webhook
-    example.)
-    """
-    import asyncio
-    import hmac
-    import signal
-
+async def start_health_server(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    """GET /health on BOT_HEALTH_PORT for the load balancer (python-telegram-bot's webhook
+    server has no such route, so it gets a tiny aiohttp server of its own)."""
     from aiohttp import web
-
-    assert settings.bot_webhook_secret is not None and settings.bot_webhook_url is not None
-    secret = settings.bot_webhook_secret.get_secret_value()
-
-    async def telegram(request: web.Request) -> web.Response:
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            return web.Response(status=403)
-        try:
-            data = await request.json()
-            update = Update.de_json(data, app.bot)
-        except Exception:
-            return web.Response(status=400)
-        await app.update_queue.put(update)
-        return web.Response()
 
     async def health(_: web.Request) -> web.Response:
         svc: Services = app.bot_data
-        ok = svc.storage is not None and app.running
+        ok = svc.storage is not None
         return web.json_response({"ok": ok}, status=200 if ok else 503)
 
     web_app = web.Application()
-    web_app.router.add_post(WEBHOOK_PATH, telegram)
     web_app.router.add_get("/health", health)
-    runner = web.AppRunner(web_app, access_log=None)  # access logs would hold nothing useful
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with app:
-        assert app.post_init is not None and app.post_shutdown is not None
-        await app.post_init(app)
-        await app.bot.set_webhook(settings.bot_webhook_url, secret_token=secret,
-                                  allowed_updates=Update.ALL_TYPES)
-        await app.start()
-        await runner.setup()
-        await web.TCPSite(runner, settings.bot_webhook_listen, settings.bot_webhook_port).start()
-        log.info("webhook server listening on %s:%d", settings.bot_webhook_listen, settings.bot_webhook_port)
-        await stop.wait()
-        await runner.cleanup()
-        await app.stop()
-        await app.post_shutdown(app)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.bot_webhook_listen, settings.bot_health_port).start()
+    app.bot_data.health_runner = runner
 
 
 def run_webhook() -> int:
-    import asyncio
-
+    """Webhook mode on python-telegram-bot's webhook server, with Telegram's secret token:
+    a request without the right X-Telegram-Bot-Api-Secret-Token gets 403 and is never
+    processed."""
     configure_logging()
     try:
         settings = load_settings()
@@ -284,7 +252,13 @@ def run_webhook() -> int:
     if not settings.token or not settings.bot_webhook_url or settings.bot_webhook_secret is None:
         print("Webhook kræver TELEGRAM_BOT_TOKEN, BOT_WEBHOOK_URL og BOT_WEBHOOK_SECRET (se deploy/README.md).")
         return 2
-    asyncio.run(_serve_webhook(build_application(settings, knowledge), settings))
+    app = build_application(settings, knowledge, health=True)
+    log.info("webhook server on %s:%d, health on port %d", settings.bot_webhook_listen,
+             settings.bot_webhook_port, settings.bot_health_port)
+    app.run_webhook(listen=settings.bot_webhook_listen, port=settings.bot_webhook_port, url_path=WEBHOOK_PATH,
+                    webhook_url=settings.bot_webhook_url,
+                    secret_token=settings.bot_webhook_secret.get_secret_value(),
+                    allowed_updates=Update.ALL_TYPES)
     return 0
 
 

@@ -36,6 +36,8 @@ class Services:
         self.deliverer: Deliverer | None = None
         self.delivery_lock = asyncio.Lock()
         self.knowledge_dirs = (KNOWLEDGE_DIR, INTENTS_DIR)  # what /genindlaes reads
+        self.serve_health = False  # webhook mode: GET /health on BOT_HEALTH_PORT
+        self.health_runner: object | None = None
         self.clock: Callable[[], datetime] = utcnow
 
     @property
