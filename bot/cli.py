@@ -105,54 +105,49 @@ def cmd_train_crisis(_: argparse.Namespace) -> int:
 
 
 def cmd_export_unanswered(args: argparse.Namespace) -> int:
-    import asyncio
     from datetime import UTC, datetime, timedelta
 
     from bot.review import group_unanswered, write_unanswered_csv
-    from bot.storage import Storage
 
     settings = _settings()
-    if not settings.bot_db.is_file():
-        print(f"{settings.bot_db}: databasen findes ikke (sæt BOT_DB)", file=sys.stderr)
+    rows = _with_storage(settings, lambda store: store.unanswered_since(datetime.now(UTC) - timedelta(days=args.days)))
+    if rows is None:
         return 1
-
-    async def rows():  # type: ignore[no-untyped-def]
-        store = await Storage.open(settings.bot_db)
-        try:
-            return await store.unanswered_since(datetime.now(UTC) - timedelta(days=args.days))
-        finally:
-            await store.close()
-
-    groups = group_unanswered(asyncio.run(rows()))
+    groups = group_unanswered(rows)
     write_unanswered_csv(groups, Path(args.file), settings.tz)
     print(f"{len(groups)} grupper af ubesvarede spørgsmål fra de sidste {args.days} dage skrevet til {args.file}")
     return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from bot.storage import Storage
-
-    settings = _settings()
-    if not settings.bot_db.is_file():
-        print(f"{settings.bot_db}: databasen findes ikke (sæt BOT_DB)", file=sys.stderr)
-        return 1
     target = Path(args.path)
     if target.exists():
         print(f"{target}: findes allerede; vælg et nyt filnavn", file=sys.stderr)
         return 1
+    if _with_storage(_settings(), lambda store: store.backup(target)) is None and not target.exists():
+        return 1
+    print(f"sikkerhedskopi skrevet til {target}")
+    return 0
 
-    async def run() -> None:
+
+def _with_storage(settings, use):  # type: ignore[no-untyped-def]
+    """Open the bot's database, run `use(store)`, close it; None when there is no database."""
+    import asyncio
+
+    from bot.storage import Storage
+
+    if not settings.bot_db.is_file():
+        print(f"{settings.bot_db}: databasen findes ikke (sæt BOT_DB)", file=sys.stderr)
+        return None
+
+    async def run():  # type: ignore[no-untyped-def]
         store = await Storage.open(settings.bot_db)
         try:
-            await store.backup(target)
+            return await use(store)
         finally:
             await store.close()
 
-    asyncio.run(run())
-    print(f"sikkerhedskopi skrevet til {target}")
-    return 0
+    return asyncio.run(run())
 
 
 def cmd_health(_: argparse.Namespace) -> int:

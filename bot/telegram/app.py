@@ -237,18 +237,10 @@ def run_webhook() -> int:
     """Webhook mode on python-telegram-bot's webhook server, with Telegram's secret token:
     a request without the right X-Telegram-Bot-Api-Secret-Token gets 403 and is never
     processed."""
-    configure_logging()
-    try:
-        settings = load_settings()
-        knowledge = load_knowledge()
-    except ConfigError as exc:
-        for line in exc.lines:
-            print(line)
-        return 2
-    except KnowledgeError as exc:
-        for problem in exc.problems:
-            print(problem)
-        return 1
+    loaded = _configured()
+    if isinstance(loaded, int):
+        return loaded
+    settings, knowledge = loaded
     if not settings.token or not settings.bot_webhook_url or settings.bot_webhook_secret is None:
         print("Webhook kræver TELEGRAM_BOT_TOKEN, BOT_WEBHOOK_URL og BOT_WEBHOOK_SECRET (se deploy/README.md).")
         return 2
@@ -262,11 +254,11 @@ def run_webhook() -> int:
     return 0
 
 
-def run_polling() -> int:
+def _configured() -> tuple[Settings, Knowledge] | int:
+    """Logging set up, settings and knowledge loaded; or the exit code after printing why not."""
     configure_logging()
     try:
-        settings = load_settings()
-        knowledge = load_knowledge()
+        return load_settings(), load_knowledge()
     except ConfigError as exc:
         for line in exc.lines:
             print(line)
@@ -275,6 +267,13 @@ def run_polling() -> int:
         for problem in exc.problems:
             print(problem)
         return 1
+
+
+def run_polling() -> int:
+    loaded = _configured()
+    if isinstance(loaded, int):
+        return loaded
+    settings, knowledge = loaded
     if not settings.token:
         print("TELEGRAM_BOT_TOKEN er ikke sat (se README.md).")
         return 2

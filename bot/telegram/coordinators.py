@@ -38,20 +38,22 @@ def coordinator_only(handler: Handler) -> Handler:
     return wrapper
 
 
-def _days(context: Context, default: int) -> int | None:
+async def _days(update: Update, context: Context, default: int, command: str) -> int | None:
+    """The number of days asked for, or None after telling the coordinator how to ask."""
     args = context.args or []
     if not args:
         return default
     if len(args) == 1 and args[0].isdigit() and 1 <= int(args[0]) <= MAX_DAYS:
         return int(args[0])
+    await update.effective_message.reply_text(
+        f"Skriv antal dage som et tal fra 1 til {MAX_DAYS}, fx {command} {default}")
     return None
 
 
 @coordinator_only
 async def unanswered(update: Update, context: Context) -> None:
-    days = _days(context, 7)
+    days = await _days(update, context, 7, "/ubesvarede")
     if days is None:
-        await update.effective_message.reply_text(f"Skriv antal dage som et tal fra 1 til {MAX_DAYS}, fx /ubesvarede 14")
         return
     svc = context.bot_data
     rows = await svc.db.unanswered_since(svc.clock() - timedelta(days=days))
@@ -73,9 +75,8 @@ async def unanswered(update: Update, context: Context) -> None:
 
 @coordinator_only
 async def statistics(update: Update, context: Context) -> None:
-    days = _days(context, 30)
+    days = await _days(update, context, 30, "/statistik")
     if days is None:
-        await update.effective_message.reply_text(f"Skriv antal dage som et tal fra 1 til {MAX_DAYS}, fx /statistik 30")
         return
     svc = context.bot_data
     tz = svc.config.tz
