@@ -13,7 +13,7 @@ from telegram import Update
 from bot.storage import Storage
 from tests.conftest import run_bot
 from tests.fakes import TOKEN, FakeTelegram
-from tests.test_telegram_members import COORDINATOR, Harness, bot  # noqa: F401
+from tests.conftest import COORDINATOR, Harness
 
 MEMBER = 777001
 OTHER = 777002

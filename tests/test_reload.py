@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from bot.knowledge import INTENTS_DIR, KNOWLEDGE_DIR
-from tests.test_telegram_members import COORDINATOR, Harness, bot  # noqa: F401
+from tests.conftest import COORDINATOR, Harness
 
 
 def copy_kb(tmp_path: Path) -> tuple[Path, Path]:

@@ -26,7 +26,7 @@ from bot.storage import Storage
 from bot.telegram import campaign as tg_campaign
 from tests.conftest import ROOT
 from tests.fakes import TOKEN, Failure, FakeBotApiServer, FakeTelegram
-from tests.test_telegram_members import COORDINATOR, Harness, bot  # noqa: F401
+from tests.conftest import COORDINATOR, Harness
 
 
 async def deliver(bot: Harness) -> None:

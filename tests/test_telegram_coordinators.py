@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_telegram_members import COORDINATOR, Harness, bot  # noqa: F401 - fixture
+from tests.conftest import COORDINATOR, Harness
 
 COORDINATOR_COMMANDS = ["/ubesvarede", "/ubesvarede 3", "/statistik", "/statistik 7",
                         "/koordinator_tilfoej 555", "/koordinator_fjern 555", "/koordinatorer"]

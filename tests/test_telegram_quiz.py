@@ -13,7 +13,7 @@ from bot.knowledge import Knowledge
 from bot.quiz_session import QuizService
 from bot.telegram.app import build_application
 from tests.fakes import FakeTelegram, RecordingRequest
-from tests.test_telegram_members import COORDINATOR, Harness, bot, make_settings  # noqa: F401
+from tests.conftest import COORDINATOR, Harness, make_settings
 
 GROUP = -100777
 
