@@ -23,5 +23,9 @@ test: $(STAMP)
 	$(PY) -m bot check
 	$(PY) -m pytest
 
+# The numbers in the notes: accuracy, latency, throughput (takes a few minutes).
 bench: $(STAMP)
 	$(PY) -m bot eval
+	$(PY) tests/bench/bench_engine.py
+	$(PY) tests/bench/bench_broadcast.py
+	$(PY) tests/bench/bench_load.py

@@ -22,7 +22,6 @@ from bot.matcher import Hit, Item, Matcher, Query
 Kind = Literal["answer", "suggest", "fallback", "crisis", "intent"]
 INTENT_PREFIX = "intent:"
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
-MAX_MESSAGE = 4096
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
 VAGUE_FLOOR = 0.6  # share of the suggestion threshold a vague question needs for suggestions

@@ -720,10 +720,6 @@ class Storage:
             await conn.execute("UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id = ?",
                                (state, error, _iso(at), row_id))
 
-    async def outbox_row(self, row_id: int) -> tuple[int, str, str, int] | None:
-        rows = await self._read("SELECT chat_id, point_id, state, attempts FROM outbox WHERE id = ?", (row_id,))
-        return (int(rows[0][0]), rows[0][1], rows[0][2], int(rows[0][3])) if rows else None
-
     async def migrate_chat(self, row_id: int, old_chat: int, new_chat: int) -> None:
         """A group became a supergroup: follow it to its new id."""
         async with self._tx() as conn:
