@@ -34,8 +34,8 @@ class Campaign:
     async def points(self) -> dict[str, Point]:
         return build_points(self.knowledge, await self.storage.custom_points())
 
-    async def queue(self) -> list[str]:
-        points = await self.points()
+    async def queue(self, points: dict[str, Point] | None = None) -> list[str]:
+        points = points if points is not None else await self.points()
         stored = await self.storage.point_queue()
         queue = synced_queue(stored, points)
         if queue != stored:
@@ -54,7 +54,7 @@ class Campaign:
         """Plan and store a broadcast; None when today's daily one exists already."""
         now = self.clock()
         points = await self.points()
-        queue = await self.queue()
+        queue = await self.queue(points)
         subscribers, delivered = await self.storage.plan_inputs()
         rows = plan(subscribers, queue, delivered, points)
         day = local_day(now, self.tz) if kind == "daily" else None

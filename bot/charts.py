@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import io
 
+from typing import Any
+
 from bot.review import Stats
 
 
-def stats_png(stats: Stats, titles: dict[str, str]) -> bytes:
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the headless backend, imported only when a chart is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")  # no screen on a server
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _png(plt: Any, fig: Any) -> bytes:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def stats_png(stats: Stats, titles: dict[str, str]) -> bytes:
+    plt = _pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), gridspec_kw={"height_ratios": [3, 2]})
     labels = [d.strftime("%d/%m") for d in stats.days]
     x = range(len(stats.days))
@@ -33,20 +49,12 @@ def stats_png(stats: Stats, titles: dict[str, str]) -> bytes:
         bottom.annotate(f"  +{up} / -{down}", (counts[i], i), va="center", fontsize=8)
     bottom.set_title("Mest brugte svar (+ / - feedback)")
     bottom.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(plt, fig)
 
 
 def quiz_png(topics: list[tuple[str, int, int, float]]) -> bytes:
     """Share of right answers per topic (title, volunteers, answers, share right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, max(3, 0.5 * len(topics) + 1)))
     names = [t[0][:45] for t in topics]
     shares = [t[3] * 100 for t in topics]
@@ -58,8 +66,4 @@ def quiz_png(topics: list[tuple[str, int, int, float]]) -> bytes:
         ax.annotate(f"  {t[2]} svar, {t[1]} frivillige", (shares[i], i), va="center", fontsize=8)
     ax.set_title("Quiz: rigtige svar pr. emne")
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(plt, fig)

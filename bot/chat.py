@@ -120,7 +120,8 @@ def run_chat(engine: Engine, inp: TextIO, out: TextIO) -> int:
                         continue
                 out.write(f"Vælg et tal mellem 1 og {len(choices)}.\n\n")
                 continue
-            theme = _quiz_theme(engine, text)
+            reply = engine.reply(text)
+            theme = _quiz_theme(engine, text, reply)
             if theme is not None:
                 quiz = quiz or _Quiz(engine)
                 if not quiz.play(theme, inp, out):
@@ -128,14 +129,14 @@ def run_chat(engine: Engine, inp: TextIO, out: TextIO) -> int:
                     return 0
                 last = None
                 continue
-            last = engine.reply(text)
+            last = reply
             _show(last, out)
     finally:
         if quiz is not None:
             quiz.close()
 
 
-def _quiz_theme(engine: Engine, text: str) -> Theme | None:
+def _quiz_theme(engine: Engine, text: str, reply: Reply) -> Theme | None:
     """'quiz', '/quiz bosteder' or a quiz intent ("jeg vil øve mig") start a round."""
     words = text.split(maxsplit=1)
     if words and words[0].casefold().lstrip("/") == "quiz":
@@ -143,7 +144,6 @@ def _quiz_theme(engine: Engine, text: str) -> Theme | None:
         if len(words) == 1:
             return service_themes["alle"]
         return find_theme(engine.knowledge, words[1]) or service_themes["alle"]
-    reply = engine.reply(text)
     if reply.kind == "intent" and reply.action == "quiz":
         return {t.id: t for t in _themes(engine)}["alle"]
     return None

@@ -148,8 +148,7 @@ class QuizService:
     async def progress(self, user_id: int) -> list[TopicProgress]:
         now = self.clock()
         seen = await self.storage.quiz_seen(user_id)
-        answers = await self.storage.quiz_answers_since(datetime.min.replace(tzinfo=now.tzinfo))
-        mine = [a for a in answers if a.user_id == user_id]
+        mine = await self.storage.quiz_answers_since(datetime.min.replace(tzinfo=now.tzinfo), user_id)
         reps = await self.storage.quiz_repetitions(user_id)
         out = []
         for topic in self.knowledge.topics.values():

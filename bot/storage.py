@@ -537,11 +537,13 @@ class Storage:
         rows = await self._read("SELECT user_id, name FROM quiz_players WHERE round_id = ?", (round_id,))
         return {int(u): n for u, n in rows}
 
-    async def quiz_answers_since(self, since: datetime) -> list[QuizAnswerRow]:
+    async def quiz_answers_since(self, since: datetime, user_id: int | None = None) -> list[QuizAnswerRow]:
+        """Quiz answers since `since`, everyone's or one volunteer's."""
+        where = "" if user_id is None else " AND a.user_id = ?"
         rows = await self._read(
             "SELECT a.round_id, a.user_id, a.question_id, a.correct, r.theme FROM quiz_answers a "
-            "JOIN quiz_rounds r ON r.id = a.round_id WHERE a.answered_at >= ?",
-            (_iso(since),),
+            "JOIN quiz_rounds r ON r.id = a.round_id WHERE a.answered_at >= ?" + where,
+            (_iso(since),) if user_id is None else (_iso(since), user_id),
         )
         return [QuizAnswerRow(int(r), int(u), q, bool(c), t) for r, u, q, c, t in rows]
 

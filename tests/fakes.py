@@ -17,12 +17,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathlib import Path
+
 from aiohttp import web
 from telegram.request import BaseRequest, RequestData
+
+from bot.knowledge import Knowledge
 
 BOT_ID = 7000000001
 BOT_USERNAME = "bp_test_bot"
@@ -360,3 +365,27 @@ class FakeBotApiServer:
                 await asyncio.wait_for(self.fake.new_update.wait(), timeout=min(remaining, 0.5))
             except TimeoutError:
                 pass
+
+
+def bot_env(server: FakeBotApiServer, db: Path, **settings: str) -> dict[str, str]:
+    """The environment for `python -m bot …` against this fake API, nothing inherited."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url, BOT_DB=str(db), **settings)
+    return env
+
+
+async def planned_broadcast(db: Path, knowledge: Knowledge, subscribers: int, first_chat: int) -> int:
+    """A database with `subscribers` subscribers to everything and one broadcast planned."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.campaign import Campaign
+    from bot.storage import Storage
+
+    store = await Storage.open(db)
+    now = datetime.now(UTC)
+    await store.add_subscribers([(first_chat + i, "alle") for i in range(subscribers)], now)
+    broadcast_id = await Campaign(knowledge, store, lambda: now, ZoneInfo("Europe/Copenhagen")).broadcast("manual")
+    await store.close()
+    assert broadcast_id is not None
+    return broadcast_id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import sys
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.fakes import TOKEN, FakeBotApiServer, FakeTelegram
+from tests.fakes import TOKEN, FakeBotApiServer, FakeTelegram, bot_env
 
 WAIT = 30.0
 
@@ -50,9 +49,7 @@ async def running_bot(tmp_path: Path) -> AsyncIterator[RunningBot]:
     fake = FakeTelegram()
     server = FakeBotApiServer(fake)
     await server.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url,
-               BOT_DB=str(tmp_path / "bot.sqlite3"), BOT_COORDINATORS="999")
+    env = bot_env(server, tmp_path / "bot.sqlite3", BOT_COORDINATORS="999")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

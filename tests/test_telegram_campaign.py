@@ -5,13 +5,11 @@ process killed with SIGKILL at random points."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import sqlite3
 import sys
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,13 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram import Update
 
-from bot.campaign import Campaign
 from bot.delivery import MAX_BATCH
 from bot.knowledge import Knowledge
-from bot.storage import Storage
 from bot.telegram import campaign as tg_campaign
 from tests.conftest import ROOT
-from tests.fakes import TOKEN, Failure, FakeBotApiServer, FakeTelegram
+from tests.fakes import Failure, FakeBotApiServer, FakeTelegram, bot_env, planned_broadcast
 from tests.conftest import COORDINATOR, Harness
 
 
@@ -198,18 +194,11 @@ RATE = 100  # messages per second: slow enough to be killed in the middle
 
 async def test_sigkill_at_random_points_never_sends_a_point_twice(tmp_path: Path, knowledge: Knowledge) -> None:
     db = tmp_path / "bot.sqlite3"
-    store = await Storage.open(db)
-    now = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
-    await store.add_subscribers([(10_000 + i, "alle") for i in range(SUBSCRIBERS)], now)
-    broadcast_id = await Campaign(knowledge, store, lambda: now, ZoneInfo("Europe/Copenhagen")).broadcast("manual")
-    await store.close()
-
+    broadcast_id = await planned_broadcast(db, knowledge, SUBSCRIBERS, first_chat=10_000)
     fake = FakeTelegram()
     server = FakeBotApiServer(fake)
     await server.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url, BOT_DB=str(db),
-               BOT_BROADCAST_RATE=str(RATE))
+    env = bot_env(server, db, BOT_BROADCAST_RATE=str(RATE))
     rng = random.Random(20261122)
     kills = 0
     try:

@@ -4,7 +4,6 @@ the secret token; the health endpoint."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import ROOT
-from tests.fakes import TOKEN, FakeBotApiServer, FakeTelegram
+from tests.fakes import TOKEN, FakeBotApiServer, FakeTelegram, bot_env
 from tests.test_e2e import wait_for
 
 SECRET = "s3cret_webhook-token-for-tests"
@@ -30,10 +29,8 @@ async def test_webhook_rejects_a_wrong_secret_and_answers_the_right_one(tmp_path
     server = FakeBotApiServer(fake)
     await server.start()
     port, health_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url, BOT_DB=str(tmp_path / "bot.sqlite3"),
-               BOT_WEBHOOK_URL="https://bot.example.org/telegram", BOT_WEBHOOK_SECRET=SECRET,
-               BOT_WEBHOOK_PORT=str(port), BOT_HEALTH_PORT=str(health_port))
+    env = bot_env(server, tmp_path / "bot.sqlite3", BOT_WEBHOOK_URL="https://bot.example.org/telegram",
+                  BOT_WEBHOOK_SECRET=SECRET, BOT_WEBHOOK_PORT=str(port), BOT_HEALTH_PORT=str(health_port))
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", "--webhook", cwd=ROOT, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -13,40 +13,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import sys
 import time
 import tempfile
 from collections import deque
-from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bot.campaign import Campaign  # noqa: E402
 from bot.knowledge import load_knowledge  # noqa: E402
-from bot.storage import Storage  # noqa: E402
-from tests.fakes import TOKEN, FakeBotApiServer, FakeTelegram  # noqa: E402
+from tests.fakes import FakeBotApiServer, FakeTelegram, bot_env, planned_broadcast  # noqa: E402
 
 
 async def run(subscribers: int, rate: int) -> None:
     knowledge = load_knowledge()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite3"
-        store = await Storage.open(db)
-        now = datetime.now(UTC)
-        await store.add_subscribers([(1_000_000 + i, "alle") for i in range(subscribers)], now)
-        await Campaign(knowledge, store, lambda: now, ZoneInfo("Europe/Copenhagen")).broadcast("manual")
-        await store.close()
+        await planned_broadcast(db, knowledge, subscribers, first_chat=1_000_000)
         fake = FakeTelegram()
         server = FakeBotApiServer(fake)
         await server.start()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url, BOT_DB=str(db),
-                   BOT_BROADCAST_RATE=str(rate))
+        env = bot_env(server, db, BOT_BROADCAST_RATE=str(rate))
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         own_before = time.process_time()
         start = asyncio.get_running_loop().time()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import signal
 import statistics
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bot.evaluate import DEFAULT_EVAL, load_cases  # noqa: E402
-from tests.fakes import TOKEN, FakeBotApiServer, FakeTelegram  # noqa: E402
+from tests.fakes import FakeBotApiServer, FakeTelegram, bot_env  # noqa: E402
 
 
 async def run(members: int, per_member: int, rate: float, seed: int = 1) -> dict[str, float]:
@@ -36,8 +35,7 @@ async def run(members: int, per_member: int, rate: float, seed: int = 1) -> dict
     server = FakeBotApiServer(fake)
     await server.start()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url, BOT_DB=str(Path(tmp) / "bot.sqlite3"))
+        env = bot_env(server, Path(tmp) / "bot.sqlite3")
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
                                                     stdout=asyncio.subprocess.DEVNULL,
                                                     stderr=asyncio.subprocess.DEVNULL)
