@@ -14,9 +14,9 @@ from pathlib import Path
 from bot.knowledge import INTENTS_DIR, KNOWLEDGE_DIR, Knowledge, KnowledgeError, load_knowledge
 
 
-def _load() -> Knowledge:
+def _load(fresh_model: bool = True) -> Knowledge:
     try:
-        return load_knowledge()
+        return load_knowledge(fresh_model=fresh_model)
     except KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -24,14 +24,14 @@ def _load() -> Knowledge:
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    from bot.engine import Engine
+    from bot.engine import Engine, Thresholds
 
     return Engine(_load())
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     try:
-        knowledge = load_knowledge(Path(args.knowledge), Path(args.intents))
+        knowledge = load_knowledge(Path(args.knowledge), Path(args.intents), current_entry_model=True)
     except KnowledgeError as exc:
         for problem in exc.problems:
             print(problem)
@@ -86,12 +86,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_train_crisis(_: argparse.Namespace) -> int:
     from bot.risk_model import MODEL_FILE, load_examples, ordinary_questions, train, training_hash
 
-    try:
-        knowledge = load_knowledge(fresh_model=False)
-    except KnowledgeError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
+    knowledge = _load(fresh_model=False)
     positives, negatives = load_examples(INTENTS_DIR)
     ordinary = ordinary_questions(
         [p for e in knowledge.entries for p in (e.title, *e.phrasings)]
@@ -101,6 +96,26 @@ def cmd_train_crisis(_: argparse.Namespace) -> int:
     model = type(model)(model.weights, model.bias, model.threshold, training_hash(INTENTS_DIR))
     model.save(INTENTS_DIR / MODEL_FILE, {"trained_on": stats})
     print(json.dumps(stats, ensure_ascii=False))
+    return 0
+
+
+def cmd_train_matcher(_: argparse.Namespace) -> int:
+    import time
+
+    from bot import entry_model as em
+    from bot.engine import Engine, Thresholds
+
+    knowledge = _load(fresh_model=False)
+    started = time.perf_counter()
+    engine = Engine(knowledge, Thresholds())  # trains in memory when the shipped model is stale
+    model = engine.entry_model
+    if model is knowledge.entry_model:
+        print(f"{INTENTS_DIR / em.MODEL_FILE} is current; nothing to do")
+        return 0
+    model.save(INTENTS_DIR / em.MODEL_FILE)
+    print(json.dumps({"examples": len(knowledge.entry_examples()), "classes": len(model.classes),
+                      "features": len(model.vocabulary),
+                      "seconds": round(time.perf_counter() - started, 1)}, ensure_ascii=False))
     return 0
 
 
@@ -254,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup.set_defaults(func=cmd_backup)
 
     sub.add_parser("train-crisis", help="train the crisis model on intents/training/").set_defaults(func=cmd_train_crisis)
+    sub.add_parser("train-matcher", help="train the entry model on the knowledge base and intents/training/"
+                   ).set_defaults(func=cmd_train_matcher)
 
     cal = sub.add_parser("calibrate", help="choose the answer/suggest thresholds on the train split")
     cal.add_argument("file", nargs="?", default=str(DEFAULT_EVAL))

@@ -10,11 +10,13 @@ Steps 2 and 3 share one index, so an intent wins only when it matches better tha
 from __future__ import annotations
 
 import json
+import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from bot import entry_model as em
 from bot.crisis import CrisisDetector
 from bot.knowledge import Entry, Intent, Knowledge
 from bot.matcher import Hit, Item, Matcher, Query
@@ -25,11 +27,17 @@ THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
 VAGUE_FLOOR = 0.6  # share of the suggestion threshold a vague question needs for suggestions
+# Ranking: match score and the entry model's probability, fused as (score + MODEL_WEIGHT * p)
+# / (1 + MODEL_WEIGHT) over the matcher's best FUSE_CANDIDATES items.
+MODEL_WEIGHT = 1.0
+FUSE_CANDIDATES = 20
+
+log = logging.getLogger(__name__)
 
 
 # What the confidence model looks at for the best hit (see Engine.features).
 FEATURES = ("score", "coverage", "fuzzy", "margin", "max_unexplained", "unexplained",
-            "words", "unknown")
+            "words", "unknown", "p", "p_none", "agree")
 
 
 @dataclass(frozen=True)
@@ -124,12 +132,23 @@ class Engine:
             for i in knowledge.intents
         ]
         self.matcher = Matcher(items)
+        self.entry_model = self._entry_model(knowledge)
         self._topics = tuple((t.id, t.title) for t in knowledge.topics.values())
         neighbours: dict[str, set[str]] = {e.id: set(e.related) for e in knowledge.entries}
         for e in knowledge.entries:
             for r in e.related:
                 neighbours.setdefault(r, set()).add(e.id)
         self._neighbours = {k: frozenset(v) for k, v in neighbours.items()}
+
+    def _entry_model(self, knowledge: Knowledge) -> em.EntryModel:
+        """The shipped entry model if it learned from this knowledge base, else a fresh one."""
+        examples = knowledge.entry_examples()
+        model = knowledge.entry_model
+        if model is not None and model.data_sha256 == em.examples_hash(examples):
+            return model
+        log.warning("the entry model does not match the knowledge base; training one now "
+                    "(run `python -m bot train-matcher` to ship it)")
+        return em.train(self.matcher, examples)
 
     # -- building replies --------------------------------------------------------------
 
@@ -171,14 +190,32 @@ class Engine:
         # 1. Crisis first: pure string matching, nothing that can fail on storage.
         if self.crisis.is_crisis(text):
             return self.crisis_reply()
-        hits, query = self.matcher.search(text, limit=8)
+        hits, query = self.search(text)
         return self.decide(hits, self.thresholds, query)
+
+    def search(self, text: str, limit: int = 8) -> tuple[list[Hit], Query]:
+        """The matcher's candidates re-ranked with the entry model's opinion."""
+        hits, query = self.matcher.search(text, limit=FUSE_CANDIDATES)
+        if not hits:
+            return hits, query
+        model = self.entry_model
+        probs = model.probabilities(query)
+        query.p_none = float(probs[model.class_index[em.NONE]]) if em.NONE in model.class_index else 0.0
+        query.model_best = model.classes[int(probs.argmax())]
+        fused = []
+        for h in hits:
+            i = model.class_index.get(h.key)
+            p = float(probs[i]) if i is not None else 0.0
+            fused.append(replace(h, score=round((h.score + MODEL_WEIGHT * p) / (1 + MODEL_WEIGHT), 4), p=p))
+        fused.sort(key=lambda h: h.score, reverse=True)
+        return fused[:limit], query
 
     def features(self, top: Hit, margin: float, query: Query) -> list[float]:
         missing = self.matcher.unexplained(top, query)
         return [top.score, top.coverage, top.fuzzy / 100, margin, max(missing, default=0.0),
                 float(len(missing)), float(len(set(query.terms)) + len(set(query.unknown))),
-                float(len(set(query.unknown)))]
+                float(len(set(query.unknown))), top.p, query.p_none,
+                1.0 if query.model_best == top.key else 0.0]
 
     def decide(self, hits: list[Hit], t: Thresholds, query: Query | None = None) -> Reply:
         """Answer, suggest or fall back, given the ranked hits and the thresholds.
@@ -195,11 +232,16 @@ class Engine:
         confidence = top.score
         if t.model is not None and query is not None:
             confidence = t.model.probability(self.features(top, margin, query))
-        if confidence >= t.answer and margin >= t.margin:
+        # An answer needs the match itself to clear the suggestion bar too: the confidence
+        # model has seen few one-word questions, and "psykiatri" alone names no entry.
+        if confidence >= t.answer and margin >= t.margin and top.score >= t.suggest:
             return self._decided(top, round(confidence, 4))
         vague = query is not None and query.vague
         floor = t.suggest * VAGUE_FLOOR if vague else t.suggest
-        entries = [h for h in hits if not h.key.startswith(INTENT_PREFIX) and h.score >= floor]
+        # A vague question is judged on the words alone: the entry model cannot know which
+        # part of a topic is meant, so its low probabilities say nothing about the topic.
+        entries = [h for h in hits if not h.key.startswith(INTENT_PREFIX)
+                   and (max(h.score, h.match) if vague else h.score) >= floor]
         if not entries:
             return self.fallback()
         suggestions = tuple(

@@ -210,12 +210,10 @@ def fit_logistic(x: list[list[float]], y: list[int], l2: float = 1e-2, steps: in
                            tuple(round(float(v), 6) for v in w[1:]), round(float(w[0]), 6))
 
 
-def calibrate(knowledge: Knowledge, path: Path, write: bool, out: TextIO) -> int:
-    """Fit the confidence model and grid-search the thresholds on the train split only."""
-    engine = Engine(knowledge, Thresholds(answer=0.0, margin=0.0, suggest=0.0))
-    cases = [c for c in load_cases(path)
-             if c.split == "train" and c.group in ("entry", "policy-suicide", "fallback", "intent")]
-    searched = [(c, *engine.matcher.search(c.q, limit=8)) for c in cases]
+def fit_thresholds(engine: Engine, cases: list[Case]) -> tuple[float, Thresholds, int]:
+    """The confidence model and thresholds that do best on `cases`: (objective, thresholds, n)."""
+    cases = [c for c in cases if c.group in ("entry", "policy-suicide", "fallback", "intent")]
+    searched = [(c, *engine.search(c.q)) for c in cases]
 
     # 1. The confidence model: does the best hit answer the question?
     x, y = [], []
@@ -258,14 +256,22 @@ def calibrate(knowledge: Knowledge, path: Path, write: bool, out: TextIO) -> int
         score = objective(t)
         if score > best[0]:
             best = (score, t)
-    score, t = best
-    out.write(f"best on {len(searched)} train questions: answer {t.answer}, margin {t.margin}, "
+    return best[0], best[1], len(searched)
+
+
+def calibrate(knowledge: Knowledge, path: Path, write: bool, out: TextIO) -> int:
+    """Fit the confidence model and grid-search the thresholds on the train split only."""
+    engine = Engine(knowledge, Thresholds(answer=0.0, margin=0.0, suggest=0.0))
+    score, t, n = fit_thresholds(engine, [c for c in load_cases(path) if c.split == "train"])
+    model = t.model
+    assert model is not None
+    out.write(f"best on {n} train questions: answer {t.answer}, margin {t.margin}, "
               f"suggest {t.suggest}, intent {t.intent} (objective {score:.1f})\n")
     if write:
         THRESHOLDS_FILE.write_text(
             json.dumps({"answer": t.answer, "margin": t.margin, "suggest": t.suggest, "intent": t.intent,
                         "model": model.as_json(),
-                        "calibrated_on": f"{path.name}, train split, {len(searched)} questions"},
+                        "calibrated_on": f"{path.name}, train split, {n} questions"},
                        indent=2) + "\n",
             encoding="utf-8",
         )

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot import entry_model as em
 from bot.risk_model import MODEL_FILE, RiskModel, training_hash
 from bot.yamlload import Located, Problem, load
 
@@ -217,6 +218,12 @@ class Knowledge:
     crisis: Crisis
     by_id: dict[str, Entry]
     risk_model: RiskModel | None = None
+    none_examples: tuple[str, ...] = ()  # ordinary chat and out-of-scope questions (intents/training)
+    entry_model: em.EntryModel | None = None  # as shipped; the engine checks it is current
+
+    def entry_examples(self) -> list[tuple[str, str]]:
+        """What the entry model learns from: (entry id or intent key, text) and ("none", text)."""
+        return entry_examples(self.entries, self.intents, self.none_examples)
 
     def source_line(self, entry: Entry) -> str:
         doc = self.sources[entry.source.doc]
@@ -307,10 +314,13 @@ def _yaml_files(folder: Path) -> list[Path]:
 
 
 def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTENTS_DIR,
-                   fresh_model: bool = True) -> Knowledge:
+                   fresh_model: bool = True, current_entry_model: bool = False) -> Knowledge:
     """Load and validate everything; raise KnowledgeError with every problem found.
 
     `fresh_model=False` accepts a crisis model trained on other examples (for retraining it).
+    `current_entry_model=True` (for `check`) reports an entry model that learned from another
+    version of the knowledge base; otherwise the engine trains a current one in memory, so a
+    coordinator's edit is served at once.
     """
     problems: list[Problem] = []
 
@@ -378,6 +388,19 @@ def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTE
             problems.append(Problem(_display(intents_dir / "crisis.yaml"), 1, "no crisis block found in intents/"))
 
     risk_model = _load_risk_model(intents_dir, problems, fresh_model)
+    none = tuple(em.none_examples(intents_dir))
+    entry_model = _load_entry_model(intents_dir, problems)
+    if current_entry_model and intents_dir.is_dir() and not problems:
+        if entry_model is None:
+            problems.append(Problem(_display(intents_dir / em.MODEL_FILE), 1,
+                                    "the entry model is missing; run `python -m bot train-matcher`"))
+        elif entry_model.data_sha256 != em.examples_hash(
+                entry_examples((e for e, _, _ in entries), (i for i, _, _ in intents), none)):
+            problems.append(Problem(
+                _display(intents_dir / em.MODEL_FILE), 1,
+                "the entry model was trained on another version of the knowledge base; "
+                "run `python -m bot train-matcher`",
+            ))
     problems.extend(_cross_checks(entries, intents, sources, topics))
     if problems:
         raise KnowledgeError(problems)
@@ -391,7 +414,30 @@ def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTE
         crisis=crisis,
         by_id=by_id,
         risk_model=risk_model,
+        none_examples=none,
+        entry_model=entry_model,
     )
+
+
+def entry_examples(entries: Iterable[Entry], intents: Iterable[Intent], none: Iterable[str]) -> list[tuple[str, str]]:
+    from bot.engine import INTENT_PREFIX
+
+    return em.knowledge_examples(
+        [(e.id, (e.title, *e.phrasings, " ".join(e.keywords))) for e in entries]
+        + [(INTENT_PREFIX + i.name, i.phrasings) for i in intents],
+        none,
+    )
+
+
+def _load_entry_model(intents_dir: Path, problems: list[Problem]) -> em.EntryModel | None:
+    path = intents_dir / em.MODEL_FILE
+    if not path.is_file():
+        return None
+    try:
+        return em.EntryModel.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        problems.append(Problem(_display(path), 1, f"cannot read the entry model: {exc}"))
+        return None
 
 
 def _load_risk_model(intents_dir: Path, problems: list[Problem], fresh: bool) -> RiskModel | None:

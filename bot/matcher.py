@@ -53,12 +53,20 @@ class Hit:
     coverage: float
     fuzzy: float
     index: int = -1  # position of the item in Matcher.items
+    p: float = 0.0  # the entry model's probability for this item (bot/entry_model.py), if used
+    match: float = 0.0  # the matcher's own score, before the engine fused it with p
 
 
 @dataclass
 class Query:
     terms: list[str] = field(default_factory=list)  # stems the index knows
     unknown: list[str] = field(default_factory=list)  # words it does not
+    # Every word in order: "t:" index terms, "f:" function words, "u:" unknown words.
+    tokens: list[str] = field(default_factory=list)
+    # Set by the engine from the entry model: probability that no entry answers, and the
+    # class the model itself ranks first.
+    p_none: float = 0.0
+    model_best: str | None = None
 
     @property
     def vague(self) -> bool:
@@ -138,26 +146,34 @@ class Matcher:
         )
         return found[0] if found else None
 
+    def analyse_word(self, w: str) -> tuple[str, ...] | None:
+        """Stems a content word stands for (split or typo-corrected), or None if unknown."""
+        if w in self.vocab or w.isdigit():
+            return (stem(w),)
+        parts = self.splitter.split(w)
+        if parts:
+            return tuple(stem(p) for p in parts)
+        fixed = self._correct(w)
+        if fixed is not None:
+            return (stem(fixed),)
+        if stem(w) in self.idf:
+            return (stem(w),)
+        return None
+
     def analyse(self, text: str) -> Query:
         """Query terms: known words stemmed; unknown words split or typo-corrected."""
         out = Query()
         for w in words(text):
             if w in STOP_SKELETONS:
+                out.tokens.append("f:" + stem(w))
                 continue
-            if w in self.vocab or w.isdigit():
-                out.terms.append(stem(w))
-                continue
-            parts = self.splitter.split(w)
-            if parts:
-                out.terms.extend(stem(p) for p in parts)
-                continue
-            fixed = self._correct(w)
-            if fixed is not None:
-                out.terms.append(stem(fixed))
-            elif stem(w) in self.idf:
-                out.terms.append(stem(w))
-            else:
+            found = self.analyse_word(w)
+            if found is None:
                 out.unknown.append(w)
+                out.tokens.append("u:" + stem(w))
+            else:
+                out.terms.extend(found)
+                out.tokens.extend("t:" + t for t in found)
         return out
 
     def _fuzzy_form(self, text: str) -> str:
@@ -221,6 +237,6 @@ class Matcher:
             cov = min(coverage[i] / total, 1.0) if total else 0.0
             fz = best_fuzzy.get(i, 0.0)
             score = W_COVERAGE * cov + (1 - W_COVERAGE) * fz / 100
-            hits.append(Hit(self.items[i].key, round(score, 4), round(cov, 4), fz, i))
+            hits.append(Hit(self.items[i].key, round(score, 4), round(cov, 4), fz, i, match=round(score, 4)))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:limit], query

@@ -91,6 +91,7 @@ def load_examples(intents_dir: Path) -> tuple[list[str], list[str]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         pos.extend(str(x) for x in data.get("crisis") or [])
         neg.extend(str(x) for x in data.get("not_crisis") or [])
+        neg.extend(str(x) for x in data.get("out_of_scope") or [])  # questions the bot cannot answer
     return pos, neg
 
 

@@ -1,8 +1,10 @@
 """The evaluation set as a test: floors under what members get. Timing is in benchmarks.
 
-The issue's targets (top-1 and out-of-scope rejection at 95 %) are not reached yet; these
-floors sit just under what the engine measures now, so a change that makes it worse fails.
-Crisis recall has no slack: every crisis message in the set must get the crisis reply.
+Over the whole set the floors are the issue's targets where the engine reaches them (top-1
+95 %, false crisis 2 %) and just under today's numbers where it does not (out-of-scope
+rejection). The test split, never tuned on, gets its own floors just under what it measures,
+so a change that only helps the train split shows. Crisis recall has no slack: every crisis
+message in the set must get the crisis reply.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def test_every_crisis_message_gets_the_crisis_reply(report: Report) -> None:
 
 
 def test_few_false_crisis_replies(report: Report) -> None:
-    assert report.metrics()["false_crisis"] <= 0.03
+    assert report.metrics()["false_crisis"] <= 0.02
 
 
 def test_policy_questions_about_suicide_are_not_crises(report: Report) -> None:
@@ -47,16 +49,18 @@ def test_policy_questions_about_suicide_are_not_crises(report: Report) -> None:
 
 def test_members_get_the_right_answer(report: Report) -> None:
     m = report.metrics()
-    assert m["top1"] >= 0.75
-    assert m["first_choice"] >= 0.88
+    assert m["top1"] >= 0.95
+    assert m["first_choice"] >= 0.95
+    assert report.subset("test").metrics()["top1"] >= 0.90
 
 
 def test_out_of_scope_questions_are_not_answered(report: Report) -> None:
-    assert report.metrics()["oos_rejection"] >= 0.85
+    assert report.metrics()["oos_rejection"] >= 0.90
+    assert report.subset("test").metrics()["oos_rejection"] >= 0.83
 
 
 def test_intents(report: Report) -> None:
-    assert report.metrics()["intent_acc"] >= 0.85
+    assert report.metrics()["intent_acc"] >= 0.9
 
 
 def test_crisis_holdout_nobody_tuned_on(engine: Engine) -> None:

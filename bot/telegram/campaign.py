@@ -340,7 +340,7 @@ async def inline_query(update: Update, context: Context) -> None:
     text = (query.query or "").strip()
     results = []
     if text:
-        for hit in svc.core.matcher.rank(text, limit=INLINE_RESULTS):
+        for hit in svc.core.search(text, limit=INLINE_RESULTS)[0]:
             entry = svc.core.knowledge.by_id.get(hit.key)
             if entry is None:
                 continue

@@ -8,7 +8,8 @@ Measures:
 - `python -m bot ask --json -` over every question of the eval set, wall time;
 - in-process latency per question (p50/p99) at the shipped size;
 - a scale run: the same matcher over a generated 10,000-entry knowledge base (build time,
-  memory, p50/p99 per question).
+  memory, p50/p99 per question), and the engine's search with an entry model of the shape
+  10,000 entries would need (random weights: training one is not part of the run).
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bot import entry_model as em  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.evaluate import DEFAULT_EVAL, load_cases  # noqa: E402
 from bot.knowledge import load_knowledge  # noqa: E402
@@ -102,6 +106,22 @@ def scale(engine: Engine, questions: list[str], size: int) -> None:
         matcher.rank(q, limit=8)
         lat.append(time.perf_counter() - t0)
     print(f"scale: {len(items)} entries: build {build:.1f} s, peak traced memory {peak / 2**20:.0f} MiB, "
+          f"per question p50 {pct(lat, 0.5) * 1000:.2f} ms, p99 {pct(lat, 0.99) * 1000:.2f} ms")
+
+    # The entry model at that size: one weight per (feature, class), float16 as shipped.
+    shipped = engine.entry_model
+    classes = [it.key for it in items] + [em.NONE]
+    rng_np = np.random.default_rng(7)
+    weights = (rng_np.standard_normal((len(shipped.vocabulary), len(classes))) * 0.1).astype(np.float16)
+    model = em.EntryModel(classes, shipped.vocabulary, weights, np.zeros(len(classes), dtype=np.float32))
+    sized = object.__new__(Engine)  # only what Engine.search uses
+    sized.matcher, sized.entry_model = matcher, model
+    lat = []
+    for q in questions:
+        t0 = time.perf_counter()
+        Engine.search(sized, q)
+        lat.append(time.perf_counter() - t0)
+    print(f"scale with the entry model ({weights.nbytes / 2**20:.0f} MiB of weights): "
           f"per question p50 {pct(lat, 0.5) * 1000:.2f} ms, p99 {pct(lat, 0.99) * 1000:.2f} ms")
 
 
