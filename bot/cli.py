@@ -84,13 +84,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_train_crisis(_: argparse.Namespace) -> int:
+    from bot.crisis import CrisisDetector
     from bot.risk_model import MODEL_FILE, load_examples, ordinary_questions, train, training_hash
 
     knowledge = _load(fresh_model=False)
     positives, negatives = load_examples(INTENTS_DIR)
+    phrases = CrisisDetector(knowledge.crisis)  # the phrase lists alone
     ordinary = ordinary_questions(
-        [p for e in knowledge.entries for p in (e.title, *e.phrasings)]
-        + [p for i in knowledge.intents for p in i.phrasings]
+        [p for e in knowledge.entries for p in (e.title, *e.phrasings, *e.keywords)]
+        + [p for i in knowledge.intents for p in i.phrasings],
+        keep=lambda piece: phrases.reason(piece) is None,
     )
     model, stats = train(positives, negatives + ordinary)
     model = type(model)(model.weights, model.bias, model.threshold, training_hash(INTENTS_DIR))

@@ -17,7 +17,7 @@ Everyday idioms (`harmless`: "jeg dør af grin") are taken out first, and chat s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import process
@@ -38,10 +38,10 @@ class _Pattern:
     # words; "w*" a prefix, "*w" a suffix; "..." up to MAX_GAP words; "$" the end
     parts: tuple[str, ...]
     source: str
+    needs: frozenset[str] = field(init=False)  # the words that must all occur somewhere
 
-    @property
-    def needs(self) -> frozenset[str]:
-        return frozenset(p for p in self.parts if p not in (GAP, END))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs", frozenset(p for p in self.parts if p not in (GAP, END)))
 
 
 def _compile(phrase: str) -> _Pattern:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -206,7 +206,8 @@ class Engine:
         for h in hits:
             i = model.class_index.get(h.key)
             p = float(probs[i]) if i is not None else 0.0
-            fused.append(replace(h, score=round((h.score + MODEL_WEIGHT * p) / (1 + MODEL_WEIGHT), 4), p=p))
+            fused.append(Hit(h.key, round((h.score + MODEL_WEIGHT * p) / (1 + MODEL_WEIGHT), 4),
+                             h.coverage, h.fuzzy, h.index, p=p, match=h.match))
         fused.sort(key=lambda h: h.score, reverse=True)
         return fused[:limit], query
 

@@ -232,11 +232,12 @@ class Matcher:
             scores = process.cdist([q_form], flat, scorer=fuzz.token_sort_ratio, processor=None)[0]
             maxima = np.maximum.reduceat(scores, starts)
             best_fuzzy = dict(zip(with_choices, (float(m) for m in maxima)))
-        hits = []
+        scored = []
         for i in candidates:
             cov = min(coverage[i] / total, 1.0) if total else 0.0
             fz = best_fuzzy.get(i, 0.0)
-            score = W_COVERAGE * cov + (1 - W_COVERAGE) * fz / 100
-            hits.append(Hit(self.items[i].key, round(score, 4), round(cov, 4), fz, i, match=round(score, 4)))
-        hits.sort(key=lambda h: h.score, reverse=True)
-        return hits[:limit], query
+            scored.append((round(W_COVERAGE * cov + (1 - W_COVERAGE) * fz / 100, 4), cov, fz, i))
+        scored.sort(key=lambda s: s[0], reverse=True)  # stable: ties keep the coverage order
+        hits = [Hit(self.items[i].key, score, round(cov, 4), fz, i, match=score)
+                for score, cov, fz, i in scored[:limit]]
+        return hits, query

@@ -43,6 +43,14 @@ def test_policy_question_that_mentions_suicide_is_answered_as_policy(engine: Eng
     assert engine.reply(message).kind != "crisis"
 
 
+def test_a_medicine_question_is_not_a_crisis_until_it_is_about_someone(knowledge: Knowledge) -> None:
+    from bot.crisis import CrisisDetector
+
+    phrases = CrisisDetector(knowledge.crisis)  # the phrase lists alone, without the model
+    assert not phrases.is_crisis("hjælper ibuprofen mod tandpine")
+    assert phrases.is_crisis("min søn har taget 20 ibuprofen, hjælper det at kaste op")
+
+
 def test_crisis_check_needs_no_database_or_index(knowledge: Knowledge) -> None:
     from bot.crisis import CrisisDetector
 
