@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	-$(PY) -m bot ask "hej" > /dev/null  # builds the engine cache (.cache/); a later edit rebuilds it
 	touch $(STAMP)
 
 install: $(STAMP)

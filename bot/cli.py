@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|chat|ask|eval|check|calibrate]`.
+"""Command line: `python -m bot [run|chat|ask|eval|check|calibrate|train-crisis|train-matcher|...]`.
 
 Each subcommand is a few lines calling the core; none of them needs a Telegram token except
 `run`.
@@ -9,24 +9,34 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bot.knowledge import INTENTS_DIR, KNOWLEDGE_DIR, Knowledge, KnowledgeError, load_knowledge
 
 
-def _load(fresh_model: bool = True) -> Knowledge:
+T = TypeVar("T")
+
+
+def _or_exit(load: Callable[[], T]) -> T:
+    """The result of `load`, or the knowledge base's problems on stderr and exit code 1."""
     try:
-        return load_knowledge(fresh_model=fresh_model)
+        return load()
     except KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         raise SystemExit(1) from None
 
 
-def _engine():  # type: ignore[no-untyped-def]
-    from bot.engine import Engine, Thresholds
+def _load(fresh_model: bool = True) -> Knowledge:
+    return _or_exit(lambda: load_knowledge(fresh_model=fresh_model))
 
-    return Engine(_load())
+
+def _engine():  # type: ignore[no-untyped-def]
+    from bot.cache import load_engine
+
+    return _or_exit(load_engine)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -71,6 +71,13 @@ class _Lexicon:
         self.suffixes = sorted(w[1:] for w in all_words if w.startswith("*"))
         self.hits = lru_cache(maxsize=65536)(self._hits)
 
+    def __getstate__(self) -> dict[str, object]:  # the engine cache pickles it; the word cache stays behind
+        return {k: v for k, v in self.__dict__.items() if k != "hits"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.hits = lru_cache(maxsize=65536)(self._hits)
+
     def _hits(self, token: str) -> frozenset[str]:
         out = set()
         if token in self.exact:

@@ -83,6 +83,11 @@ class Matcher:
                 vocab.update(w for w in words(text) if w not in STOP_SKELETONS)
         self.vocab = vocab
         self._vocab_list = sorted(vocab)
+        lengths = {len(w) for w in vocab}
+        self._near_length: dict[int, list[str]] = {
+            n: [w for w in self._vocab_list if abs(len(w) - n) <= 2]
+            for n in range(4, max(lengths, default=0) + 3)
+        }
         self.splitter = CompoundSplitter(vocab)
 
         # Weighted term frequencies per item (a BM25F-style simplification).
@@ -140,9 +145,10 @@ class Matcher:
         if len(word) < 4 or word.isdigit():
             return None
         limit = 1 if len(word) < TYPO2_MIN else 2
+        # Only words within two letters of its length can be within two edits of it.
+        near = self._near_length.get(len(word), ())
         found = process.extractOne(
-            word, self._vocab_list, scorer=Levenshtein.distance, processor=None,
-            score_cutoff=limit,
+            word, near, scorer=Levenshtein.distance, processor=None, score_cutoff=limit,
         )
         return found[0] if found else None
 

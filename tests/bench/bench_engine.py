@@ -4,7 +4,8 @@
     .venv/bin/python tests/bench/bench_engine.py --quick    # fewer repetitions
 
 Measures:
-- cold start: `python -m bot ask --json Q` from process start to the printed answer;
+- cold start: `python -m bot ask --json Q` from process start to the printed answer, with the
+  engine cache (bot/cache.py) current and without it;
 - `python -m bot ask --json -` over every question of the eval set, wall time;
 - in-process latency per question (p50/p99) at the shipped size;
 - a scale run: the same matcher over a generated 10,000-entry knowledge base (build time,
@@ -15,6 +16,7 @@ Measures:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -42,28 +44,38 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p * len(values)))]
 
 
-def cold_start(runs: int) -> None:
+def _env(cache: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    if cache:
+        env.pop("BOT_CACHE_DIR", None)
+    else:
+        env["BOT_CACHE_DIR"] = "off"
+    return env
+
+
+def cold_start(runs: int, cache: bool) -> None:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "hvad er oslo standarden"],
-                       cwd=ROOT, check=True, capture_output=True)
+                       cwd=ROOT, check=True, capture_output=True, env=_env(cache))
         times.append(time.perf_counter() - start)
-    print(f"cold start (process start to first answer): median {statistics.median(times):.3f} s "
+    how = "engine from the cache" if cache else "no cache: load, validate and build"
+    print(f"cold start (process start to first answer), {how}: median {statistics.median(times):.3f} s "
           f"over {runs} runs (min {min(times):.3f}, max {max(times):.3f})")
 
 
-def ask_stdin(questions: list[str], runs: int) -> None:
+def ask_stdin(questions: list[str], runs: int, cache: bool = True) -> None:
     data = "\n".join(questions) + "\n"
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         out = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "-"], cwd=ROOT,
-                             input=data, text=True, check=True, capture_output=True).stdout
+                             input=data, text=True, check=True, capture_output=True, env=_env(cache)).stdout
         times.append(time.perf_counter() - start)
         assert len(out.splitlines()) == len(questions)
-    print(f"`ask --json -` over {len(questions)} questions: median wall {statistics.median(times):.3f} s "
-          f"over {runs} runs")
+    print(f"`ask --json -` over {len(questions)} questions{'' if cache else ' (no cache)'}: "
+          f"median wall {statistics.median(times):.3f} s over {runs} runs")
 
 
 def in_process(engine: Engine, questions: list[str], rounds: int) -> None:
@@ -134,8 +146,11 @@ def main() -> None:
     runs = 3 if args.quick else 7
     questions = [c.q for c in load_cases(DEFAULT_EVAL)]
     engine = Engine(load_knowledge())
-    cold_start(runs)
+    cold_start(1, cache=True)  # fills the cache if it is not current
+    cold_start(runs, cache=True)
+    cold_start(runs, cache=False)
     ask_stdin(questions[:200], runs)
+    ask_stdin(questions[:200], 3, cache=False)
     ask_stdin(questions, 3)
     in_process(engine, questions, 1 if args.quick else 5)
     if not args.no_scale:
