@@ -5,6 +5,9 @@ Decisions, in order, for every message:
 2. conversational intents (greeting, help, topics, quiz, subscribe, ...);
 3. knowledge match with confidence: answer, "Mente du …?" suggestions, or an honest fallback.
 Steps 2 and 3 share one index, so an intent wins only when it matches better than any entry.
+The matcher (bot/matcher.py) proposes candidates by the words they share with the message;
+the entry model (bot/entry_model.py) re-ranks them and says how likely it is that no entry
+answers; a logistic confidence model over both (bot/thresholds.json) decides.
 """
 
 from __future__ import annotations

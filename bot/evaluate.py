@@ -34,6 +34,9 @@ import yaml
 from bot.engine import INTENT_PREFIX, THRESHOLDS_FILE, ConfidenceModel, Engine, Reply, Thresholds
 from bot.knowledge import Knowledge
 
+# Calibration: a confident wrong answer (to an out-of-scope question, or the wrong entry)
+# costs this many right answers; a suggestion or fallback costs little.
+WRONG_ANSWER = 1.5
 DEFAULT_EVAL = Path(__file__).resolve().parent.parent / "tests" / "eval"
 
 
@@ -230,11 +233,11 @@ def fit_thresholds(engine: Engine, cases: list[Case]) -> tuple[float, Thresholds
         for case, hits, query in searched:
             reply = engine.decide(hits, t, query)
             if case.group == "fallback":
-                gain += {"fallback": 1.0, "suggest": 0.6}.get(reply.kind, -1.5)
+                gain += {"fallback": 1.0, "suggest": 0.6}.get(reply.kind, -WRONG_ANSWER)
             elif case.group == "intent":
                 gain += 1.0 if outcome(case, reply) else -0.5
             elif reply.kind == "answer":
-                gain += 1.0 if reply.entry in case.expect else -1.5
+                gain += 1.0 if reply.entry in case.expect else -WRONG_ANSWER
             elif reply.kind == "suggest":
                 gain += 0.4 if first_choice(reply) in case.expect else -0.2
             else:
