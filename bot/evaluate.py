@@ -262,10 +262,43 @@ def fit_thresholds(engine: Engine, cases: list[Case]) -> tuple[float, Thresholds
     return best[0], best[1], len(searched)
 
 
+def cross_validate(engine: Engine, cases: list[Case], folds: int = 3) -> dict[str, float]:
+    """Top-1 and out-of-scope rejection when the thresholds are fitted without the question.
+
+    Each fold's questions are answered with the confidence model and thresholds fitted on
+    the other folds. Run on the train split, this judges a change to the engine without
+    looking at the test split (which the calibration fits to in-sample otherwise).
+    """
+    def fold(case: Case) -> int:
+        return hashlib.sha256(b"cv" + case.q.encode()).digest()[0] % folds
+
+    saved = engine.thresholds
+    right = in_scope = rejected = oos = 0
+    try:
+        for k in range(folds):
+            _, engine.thresholds, _ = fit_thresholds(engine, [c for c in cases if fold(c) != k])
+            for case, reply, _ in evaluate(engine, [c for c in cases if fold(c) == k]).results:
+                if case.group in ("entry", "policy-suicide"):
+                    in_scope += 1
+                    right += outcome(case, reply)
+                elif case.group == "fallback":
+                    oos += 1
+                    rejected += reply.kind in ("fallback", "suggest")
+    finally:
+        engine.thresholds = saved
+    return {"top1": right / in_scope if in_scope else float("nan"),
+            "oos_rejection": rejected / oos if oos else float("nan"),
+            "questions": float(in_scope + oos)}
+
+
 def calibrate(knowledge: Knowledge, path: Path, write: bool, out: TextIO) -> int:
     """Fit the confidence model and grid-search the thresholds on the train split only."""
     engine = Engine(knowledge, Thresholds(answer=0.0, margin=0.0, suggest=0.0))
-    score, t, n = fit_thresholds(engine, [c for c in load_cases(path) if c.split == "train"])
+    train = [c for c in load_cases(path) if c.split == "train"]
+    cv = cross_validate(engine, train)
+    out.write(f"3-fold cross-validation on the train split: top-1 {cv['top1']:.1%}, "
+              f"out-of-scope not answered {cv['oos_rejection']:.1%}\n")
+    score, t, n = fit_thresholds(engine, train)
     model = t.model
     assert model is not None
     out.write(f"best on {n} train questions: answer {t.answer}, margin {t.margin}, "
