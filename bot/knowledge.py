@@ -7,6 +7,7 @@ back to `FILE:LINE` and adds the checks that span files (duplicate ids, related 
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -435,7 +436,7 @@ def _load_entry_model(intents_dir: Path, problems: list[Problem]) -> em.EntryMod
         return None
     try:
         return em.EntryModel.load(path)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         problems.append(Problem(_display(path), 1, f"cannot read the entry model: {exc}"))
         return None
 

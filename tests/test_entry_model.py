@@ -87,3 +87,11 @@ def test_check_reports_a_stale_entry_model_with_file_and_line(kb_copy: tuple[Pat
     result = run_bot("check", "--knowledge", str(kb_copy[0]), "--intents", str(kb_copy[1]))
     assert result.returncode == 1
     assert f"{kb_copy[1] / em.MODEL_FILE}:1: the entry model was trained on another version" in result.stdout
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 not really a zip", b"not numpy at all"])
+def test_a_damaged_model_file_is_reported_with_file_and_line(kb_copy: tuple[Path, Path], content: bytes) -> None:
+    (kb_copy[1] / em.MODEL_FILE).write_bytes(content)
+    result = run_bot("check", "--knowledge", str(kb_copy[0]), "--intents", str(kb_copy[1]))
+    assert result.returncode == 1
+    assert f"{kb_copy[1] / em.MODEL_FILE}:1: cannot read the entry model" in result.stdout
