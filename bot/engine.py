@@ -23,6 +23,7 @@ from bot import entry_model as em
 from bot.crisis import CrisisDetector
 from bot.knowledge import Entry, Intent, Knowledge
 from bot.matcher import Hit, Item, Matcher, Query
+from bot.text import STOP_SKELETONS, stem, words
 
 Kind = Literal["answer", "suggest", "fallback", "crisis", "intent"]
 INTENT_PREFIX = "intent:"
@@ -30,6 +31,7 @@ THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
 VAGUE_FLOOR = 0.6  # share of the suggestion threshold a vague question needs for suggestions
+VAGUE_ANSWER = 0.7  # match score (words alone) a one- or two-word message needs for an answer
 # Ranking: match score and the entry model's probability, fused as (score + MODEL_WEIGHT * p)
 # / (1 + MODEL_WEIGHT) over the matcher's best FUSE_CANDIDATES items.
 MODEL_WEIGHT = 1.0
@@ -236,11 +238,16 @@ class Engine:
         confidence = top.score
         if t.model is not None and query is not None:
             confidence = t.model.probability(self.features(top, margin, query))
-        # An answer needs the match itself to clear the suggestion bar too: the confidence
-        # model has seen few one-word questions, and "psykiatri" alone names no entry.
-        if confidence >= t.answer and margin >= t.margin and top.score >= t.suggest:
-            return self._decided(top, round(confidence, 4))
         vague = query is not None and query.vague
+        # An answer needs the match itself to clear the suggestion bar too. One or two words
+        # and nothing else name a topic, not an entry ("psykiatri", "genindlæggelser"): they
+        # are answered only when the words alone point at one entry strongly
+        # ("oslostandarden"). The confidence model has seen too few such messages to judge.
+        topic_only = query is not None and query.topic_only
+        specific = not topic_only or self._named(top, query) or (
+            top.match >= VAGUE_ANSWER and top.match >= max(h.match for h in hits))
+        if confidence >= t.answer and margin >= t.margin and top.score >= t.suggest and specific:
+            return self._decided(top, round(confidence, 4))
         floor = t.suggest * VAGUE_FLOOR if vague else t.suggest
         # A vague question is judged on the words alone: the entry model cannot know which
         # part of a topic is meant, so its low probabilities say nothing about the topic.
@@ -248,6 +255,9 @@ class Engine:
                    and (max(h.score, h.match) if vague else h.score) >= floor]
         if not entries:
             return self.fallback()
+        if vague:
+            # A topic word ("kommuner") is best met by the overview of that topic, if one matched.
+            entries.sort(key=lambda h: self.knowledge.by_id[h.key].type != "overview")
         suggestions = tuple(
             EntryRef(h.key, self.knowledge.by_id[h.key].title) for h in entries[:MAX_SUGGESTIONS]
         )
@@ -258,6 +268,14 @@ class Engine:
             score=round(confidence, 4),
             suggestions=suggestions,
         )
+
+    def _named(self, hit: Hit, query: Query | None) -> bool:
+        """The message is the beginning of the entry's title ("pcv", "oslo", "bosteder")."""
+        entry = self.knowledge.by_id.get(hit.key)
+        if entry is None or query is None or not query.terms:
+            return False
+        title = [stem(w) for w in words(entry.title) if w not in STOP_SKELETONS]
+        return title[:len(query.terms)] == query.terms
 
     def _runner_up(self, top: Hit, hits: list[Hit]) -> float:
         """Score of the best competitor of `top` for the margin test.

@@ -73,6 +73,11 @@ class Query:
         """One or two known words and nothing else: a topic, not a question."""
         return not self.unknown and 0 < len(set(self.terms)) <= 2
 
+    @property
+    def topic_only(self) -> bool:
+        """Vague, and not even a question around it: "genindlæggelser", "pårørende kommune"."""
+        return self.vague and all(t.startswith("t:") for t in self.tokens)
+
 
 class Matcher:
     def __init__(self, items: list[Item]):

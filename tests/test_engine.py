@@ -108,6 +108,29 @@ def test_a_rare_word_decides(engine: Engine) -> None:
     assert "oslo" in top
 
 
+@pytest.mark.parametrize("message", ["psykiatri", "genindlæggelser", "tiårsplan", "pårørende kommune"])
+def test_a_topic_word_alone_gets_suggestions_not_a_guess(engine: Engine, knowledge: Knowledge, message: str) -> None:
+    reply = engine.reply(message)
+    assert reply.kind == "suggest" and reply.suggestions
+
+
+def test_a_topic_word_is_met_by_its_overview_first(engine: Engine, knowledge: Knowledge) -> None:
+    reply = engine.reply("kommuner")
+    assert reply.kind == "suggest"
+    assert knowledge.by_id[reply.suggestions[0].entry].type == "overview"
+
+
+@pytest.mark.parametrize(("message", "entry"), [
+    ("oslostandarden", "oslo-standarden"),  # one rare word names one entry
+    ("pcv", "pcv"),  # the beginning of an entry's title
+    ("bæltefiksering", "dr-baeltefiksering"),
+    ("hvad er et bosted egentlig", "bosteder"),  # few known words, but a question
+])
+def test_a_specific_word_or_a_short_question_is_answered(engine: Engine, message: str, entry: str) -> None:
+    reply = engine.reply(message)
+    assert (reply.kind, reply.entry) == ("answer", entry)
+
+
 def test_out_of_scope_question_gets_an_honest_fallback(engine: Engine, knowledge: Knowledge) -> None:
     reply = engine.reply("hvem vinder fodboldkampen i aften")
     assert reply.kind == "fallback"
