@@ -9,8 +9,10 @@ This is a softmax (multinomial logistic) regression over the words of a question
 matcher reads them (typo-corrected, compounds split), its function words, word pairs and
 its opening. Its classes are the entries, the intents and "none". It learns from the
 knowledge base itself (every title, phrasing and keyword list is an example of its entry)
-and from the out-of-scope and everyday examples in intents/training/ for "none". It never
-sees the evaluation set.
+and, for "none", from every `out_of_scope` list in intents/training/ (questions the
+knowledge base cannot answer, and everyday chat). The crisis model's `not_crisis` lists are
+not used: many of them are questions the knowledge base does answer. It never sees the
+evaluation set.
 
 `python -m bot train-matcher` trains it and writes intents/entry_model.npz. The file
 records a hash of what it learned from; when the knowledge base has changed since, the
@@ -37,7 +39,6 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "entry_model.npz"
 NONE = "none"
-EVERYDAY_FILE = "everyday.yaml"  # its not_crisis list is ordinary chat: "none" too
 MIN_COUNT = 2  # a feature must occur in this many examples to get weights
 PRUNE = 0.005  # saved weights smaller than this are 0
 # How the shipped model is trained (chosen on the train split of tests/eval, see the README).
@@ -100,13 +101,15 @@ class EntryModel:
 # -- training ------------------------------------------------------------------------------
 
 def none_examples(intents_dir: Path) -> list[str]:
-    """Every `out_of_scope` list in intents/training/*.yaml, and the everyday chat."""
+    """Every `out_of_scope` list in intents/training/*.yaml.
+
+    Not the crisis model's `not_crisis` lists: "not a crisis" is not "not in the knowledge
+    base" ("hvad mener foreningen om tvang i psykiatrien" is both not a crisis and answered).
+    """
     out: list[str] = []
     for path in sorted((intents_dir / "training").glob("*.yaml")):
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) or {}  # noqa: S506 - the C build of safe_load
         out.extend(str(x) for x in data.get("out_of_scope") or [])
-        if path.name == EVERYDAY_FILE:
-            out.extend(str(x) for x in data.get("not_crisis") or [])
     return out
 
 
