@@ -244,8 +244,8 @@ class Engine:
         # are answered only when the words alone point at one entry strongly
         # ("oslostandarden"). The confidence model has seen too few such messages to judge.
         topic_only = query is not None and query.topic_only
-        specific = not topic_only or self._named(top, query) or (
-            top.match >= VAGUE_ANSWER and top.match >= max(h.match for h in hits))
+        specific = not topic_only or (top.match >= max(h.match for h in hits) and (
+            top.match >= VAGUE_ANSWER or self._named(top, query)))
         if confidence >= t.answer and margin >= t.margin and top.score >= t.suggest and specific:
             return self._decided(top, round(confidence, 4))
         floor = t.suggest * VAGUE_FLOOR if vague else t.suggest
