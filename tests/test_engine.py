@@ -109,7 +109,7 @@ def test_a_rare_word_decides(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("message", ["psykiatri", "genindlæggelser", "tiårsplan", "pårørende kommune"])
-def test_a_topic_word_alone_gets_suggestions_not_a_guess(engine: Engine, knowledge: Knowledge, message: str) -> None:
+def test_a_topic_word_alone_gets_suggestions_not_a_guess(engine: Engine, message: str) -> None:
     reply = engine.reply(message)
     assert reply.kind == "suggest" and reply.suggestions
 
