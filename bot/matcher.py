@@ -87,10 +87,10 @@ class Matcher:
             for text in (it.title, *it.phrasings, *it.keywords, it.body):
                 vocab.update(w for w in words(text) if w not in STOP_SKELETONS)
         self.vocab = vocab
-        self._vocab_list = sorted(vocab)
+        ordered = sorted(vocab)  # typo correction's tie-break: the first closest word in this order
         lengths = {len(w) for w in vocab}
         self._near_length: dict[int, list[str]] = {
-            n: [w for w in self._vocab_list if abs(len(w) - n) <= 2]
+            n: [w for w in ordered if abs(len(w) - n) <= 2]
             for n in range(4, max(lengths, default=0) + 3)
         }
         self.splitter = CompoundSplitter(vocab)
