@@ -35,6 +35,8 @@ VAGUE_ANSWER = 0.7  # match score (words alone) a one- or two-word message needs
 # Ranking: match score and the entry model's probability, fused as (score + MODEL_WEIGHT * p)
 # / (1 + MODEL_WEIGHT) over the matcher's best FUSE_CANDIDATES items.
 MODEL_WEIGHT = 1.0
+# An intent this sure ("mange tak for hjælpen") is not taken apart into fillers and a question.
+STRONG_INTENT = 0.6
 FUSE_CANDIDATES = 20
 
 log = logging.getLogger(__name__)
@@ -144,6 +146,8 @@ class Engine:
             for r in e.related:
                 neighbours.setdefault(r, set()).add(e.id)
         self._neighbours = {k: frozenset(v) for k, v in neighbours.items()}
+        # Longest first, so "tak for svaret" goes before "tak".
+        self._fillers = sorted({tuple(words(f)) for f in knowledge.fillers if words(f)}, key=len, reverse=True)
 
     def _entry_model(self, knowledge: Knowledge) -> em.EntryModel:
         """The shipped entry model if it learned from this knowledge base, else a fresh one."""
@@ -196,7 +200,43 @@ class Engine:
         if self.crisis.is_crisis(text):
             return self.crisis_reply()
         hits, query = self.search(text)
-        return self.decide(hits, self.thresholds, query)
+        reply = self.decide(hits, self.thresholds, query)
+        # "tak! hvad foreslår i for regionerne", "kan du forklare mig hvad sociolance er":
+        # unless the whole message is answered or is clearly a greeting or thanks, the
+        # question without its greeting and framing decides, if the bot knows anything of it.
+        core = self.without_fillers(text)
+        if not core or reply.kind == "answer" or (
+                reply.kind == "intent" and (reply.score or 0.0) >= STRONG_INTENT):
+            return reply
+        hits, query = self.search(core)
+        bare = self.decide(hits, self.thresholds, query)
+        if reply.kind == "intent":  # a thanks with some words after it stays a thanks
+            return bare if bare.kind in ("answer", "intent") else reply
+        return reply if bare.kind == "fallback" else bare
+
+    def without_fillers(self, text: str) -> str | None:
+        """`text` without greetings, thanks and framing at its start and end.
+
+        None when there are none; "" when the message is nothing else ("hej", "mange tak").
+        """
+        toks = words(text)
+        start, end = 0, len(toks)
+        changed = True
+        while changed and start < end:
+            changed = False
+            for filler in self._fillers:
+                n = len(filler)
+                if n > end - start:
+                    continue
+                if tuple(toks[start:start + n]) == filler:
+                    start, changed = start + n, True
+                    break
+                if tuple(toks[end - n:end]) == filler:
+                    end, changed = end - n, True
+                    break
+        if start == 0 and end == len(toks):
+            return None
+        return " ".join(toks[start:end])
 
     def search(self, text: str, limit: int = 8) -> tuple[list[Hit], Query]:
         """The matcher's candidates re-ranked with the entry model's opinion."""

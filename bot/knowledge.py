@@ -178,6 +178,9 @@ class Intent(_Model):
 
 class IntentFile(_Model):
     intents: tuple[Intent, ...] = Field(min_length=1)
+    # Words around a question that do not change what it asks ("hej", "tak for svaret",
+    # "kan du fortælle mig"): the engine also matches the question without them.
+    fillers: tuple[Text, ...] = ()
 
 
 class Contact(_Model):
@@ -221,6 +224,7 @@ class Knowledge:
     risk_model: RiskModel | None = None
     none_examples: tuple[str, ...] = ()  # ordinary chat and out-of-scope questions (intents/training)
     entry_model: em.EntryModel | None = None  # as shipped; the engine checks it is current
+    fillers: tuple[str, ...] = ()  # greetings and framing around a question (intents/*.yaml)
 
     def entry_examples(self) -> list[tuple[str, str]]:
         """What the entry model learns from: (entry id or intent key, text) and ("none", text)."""
@@ -334,6 +338,7 @@ def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTE
     topics: dict[str, Topic] = {}
     entries: list[tuple[Entry, Located, int]] = []
     intents: list[tuple[Intent, Located, int]] = []
+    fillers: list[str] = []
     crisis: Crisis | None = None
 
     if not knowledge_dir.is_dir():
@@ -384,6 +389,7 @@ def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTE
                 problems.extend(found)
                 if model is not None:
                     intents.extend((it, doc, i) for i, it in enumerate(model.intents))  # type: ignore[attr-defined]
+                    fillers.extend(model.fillers)  # type: ignore[attr-defined]
         intent_files = {_display(p) for p in _yaml_files(intents_dir)}
         if crisis is None and not any(p.file in intent_files for p in problems):
             problems.append(Problem(_display(intents_dir / "crisis.yaml"), 1, "no crisis block found in intents/"))
@@ -417,6 +423,7 @@ def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTE
         risk_model=risk_model,
         none_examples=none,
         entry_model=entry_model,
+        fillers=tuple(fillers),
     )
 
 

@@ -74,6 +74,36 @@ def test_conversational_intents(engine: Engine, message: str, intent: str) -> No
     assert (reply.kind, reply.entry) == ("intent", intent)
 
 
+@pytest.mark.parametrize("message,entry", [
+    ("hej, kan du fortælle mig hvad sociolance er?", "region-akut-sociolance-akutambulance"),
+    ("tak! hvad foreslår I for regionerne", "mk-kommuner-eller-regioner"),
+    ("godmorgen. jeg har et spørgsmål om Oslo-standarden", "oslo-standarden"),
+    ("kan du forklare mig hvad en pårørendevejleder er, på forhånd tak", "paaroerendevejledere"),
+])
+def test_a_greeting_or_framing_around_a_question_does_not_hide_it(engine: Engine, message: str, entry: str) -> None:
+    reply = engine.reply(message)
+    assert (reply.kind, reply.entry) == ("answer", entry)
+
+
+@pytest.mark.parametrize("message,intent", [
+    ("mange tak for hjælpen", "tak"),
+    ("perfekt, det var præcis det jeg ledte efter. tak", "tak"),
+    ("hej med dig", "hilsen"),
+    ("hej, hvad kan du", "hjaelp"),
+])
+def test_a_greeting_or_thanks_alone_stays_one(engine: Engine, message: str, intent: str) -> None:
+    reply = engine.reply(message)
+    assert (reply.kind, reply.entry) == ("intent", intent)
+
+
+def test_fillers_come_off_only_at_the_ends(engine: Engine) -> None:
+    assert engine.without_fillers("hej, tak for svaret. hvad er pcv? mvh") == "hvad er pcv"
+    assert engine.without_fillers("hvad er pcv") is None
+    assert engine.without_fillers("mange tak") == ""
+    # in the middle it is part of the question
+    assert engine.without_fillers("hvad er det i kan fortælle mig om pcv") is None
+
+
 def test_topics_intent_lists_the_topics(engine: Engine, knowledge: Knowledge) -> None:
     text = to_text(engine.reply("vis emner"))
     for topic in knowledge.topics.values():
