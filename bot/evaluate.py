@@ -45,6 +45,7 @@ class Case:
     q: str
     expect: tuple[str, ...]
     group: str  # entry | fallback | crisis | intent | policy-suicide
+    file: str = ""  # the question file it comes from
 
     @property
     def split(self) -> str:
@@ -57,9 +58,9 @@ def load_cases(path: Path) -> list[Case]:
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     rows = []
     for file in files:
-        rows.extend(yaml.safe_load(file.read_text(encoding="utf-8"))["questions"])
+        rows.extend((file.name, row) for row in yaml.safe_load(file.read_text(encoding="utf-8"))["questions"])
     cases = []
-    for row in rows:
+    for name, row in rows:
         expect = row["expect"]
         expect = tuple(expect) if isinstance(expect, list) else (str(expect),)
         if expect == ("crisis",):
@@ -72,7 +73,7 @@ def load_cases(path: Path) -> list[Case]:
             group = "intent"
         else:
             group = row.get("group", "entry")
-        cases.append(Case(str(row["q"]), expect, group))
+        cases.append(Case(str(row["q"]), expect, group, name))
     return cases
 
 
@@ -163,6 +164,15 @@ class Report:
             per_doc[entry.source.doc if entry else "?"].append(outcome(case, reply))
         for doc, oks in sorted(per_doc.items()):
             out.write(f"  {doc:32} {_pct(sum(oks), len(oks))}\n")
+        out.write("per question file (top-1 in scope; out of scope not answered; crisis recall; false crisis):\n")
+        for name in sorted({r[0].file for r in self.results}):
+            rows = [r for r in self.results if r[0].file == name]
+            ins = [r for r in rows if r[0].group in ("entry", "policy-suicide")]
+            oo = [r for r in rows if r[0].group == "fallback"]
+            cr_ = [r for r in rows if r[0].group == "crisis"]
+            nc = [r for r in rows if r[0].group != "crisis"]
+            out.write(f"  {name:24} {_pct(ok(ins), len(ins))}; {_pct(sum(r[1].kind in ('fallback', 'suggest') for r in oo), len(oo))}; "
+                      f"{_pct(ok(cr_), len(cr_))}; {_pct(sum(r[1].kind == 'crisis' for r in nc), len(nc))}\n")
         out.write(f"latency per question in-process: p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms\n")
         wrong = [r for r in self.results if not outcome(r[0], r[1])]
         if wrong:
