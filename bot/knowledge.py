@@ -427,11 +427,23 @@ def load_knowledge(knowledge_dir: Path = KNOWLEDGE_DIR, intents_dir: Path = INTE
     )
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """The sentences of an answer with four words or more.
+
+    A member who describes a proposal in its own words ("skærmkonsultationer") often uses
+    the answer's words, not the phrasings'.
+    """
+    return [s.strip() for s in _SENTENCE_END.split(answer) if len(s.split()) >= 4]
+
+
 def entry_examples(entries: Iterable[Entry], intents: Iterable[Intent], none: Iterable[str]) -> list[tuple[str, str]]:
     from bot.engine import INTENT_PREFIX
 
     return em.knowledge_examples(
-        [(e.id, (e.title, *e.phrasings, " ".join(e.keywords))) for e in entries]
+        [(e.id, (e.title, *e.phrasings, " ".join(e.keywords), *answer_sentences(e.answer))) for e in entries]
         + [(INTENT_PREFIX + i.name, i.phrasings) for i in intents],
         none,
     )

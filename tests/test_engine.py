@@ -138,7 +138,7 @@ def test_a_rare_word_decides(engine: Engine) -> None:
     assert "oslo" in top
 
 
-@pytest.mark.parametrize("message", ["psykiatri", "genindlæggelser", "tiårsplan", "pårørende kommune"])
+@pytest.mark.parametrize("message", ["psykiatri", "bosteder", "tiårsplan", "pårørende kommune"])
 def test_a_topic_word_alone_gets_suggestions_not_a_guess(engine: Engine, message: str) -> None:
     reply = engine.reply(message)
     assert reply.kind == "suggest" and reply.suggestions
@@ -155,6 +155,7 @@ def test_a_topic_word_is_met_by_its_overview_first(engine: Engine, knowledge: Kn
     ("pcv", "pcv"),  # the beginning of an entry's title
     ("bæltefiksering", "dr-baeltefiksering"),
     ("hvad er et bosted egentlig", "bosteder"),  # few known words, but a question
+    ("genindlæggelser", "region-akut-fakta-genindlaeggelse-26-pct"),  # its words point at one entry
 ])
 def test_a_specific_word_or_a_short_question_is_answered(engine: Engine, message: str, entry: str) -> None:
     reply = engine.reply(message)
