@@ -204,9 +204,10 @@ class Engine:
         # "tak! hvad foreslår i for regionerne", "kan du forklare mig hvad sociolance er":
         # unless the whole message is answered or is clearly a greeting or thanks, the
         # question without its greeting and framing decides, if the bot knows anything of it.
+        if reply.kind == "answer" or (reply.kind == "intent" and (reply.score or 0.0) >= STRONG_INTENT):
+            return reply
         core = self.without_fillers(text)
-        if not core or reply.kind == "answer" or (
-                reply.kind == "intent" and (reply.score or 0.0) >= STRONG_INTENT):
+        if not core:
             return reply
         hits, query = self.search(core)
         bare = self.decide(hits, self.thresholds, query)
