@@ -34,7 +34,11 @@ UNKNOWN_WEIGHT = 1.5  # an unknown word counts as this many times the rarest kno
 # ("psykiatri") cannot make a confident match on its own, one rare word ("Oslo") can.
 MIN_INFORMATION = 1.0
 TYPO2_MIN = 11  # words at least this long may be corrected across two typos
-CANDIDATES = 100  # items whose phrasings get the (more costly) fuzzy comparison
+# Items (best coverage first) whose phrasings get the more costly fuzzy comparison. The
+# engine fuses the best 20 hits; on the eval set 30 candidates already give the same replies
+# as 100, at less than half the time per question.
+CANDIDATES = 40
+WORD_CACHE = 50_000  # analysed words kept per matcher (typo correction costs ~0.3 ms a word)
 
 
 @dataclass(frozen=True)
@@ -121,12 +125,19 @@ class Matcher:
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.max_idf = math.log(1 + (n - 0.5) / 1.5) if n > 1 else 1.0
         self.item_terms = [frozenset(tf) for tf in tfs]
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for i, tf in enumerate(tfs):
             norm = K1 * (1 - B + B * lengths[i] / avgdl)
             for term, f in tf.items():
                 # Saturated term frequency in [0, 1): how strongly item i is about `term`.
-                self.postings[term].append((i, f / (f + norm)))
+                postings[term][0].append(i)
+                postings[term][1].append(f / (f + norm))
+        # term -> (item indices, saturated frequencies), as arrays: a question's coverage of
+        # every item is a few vector additions.
+        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            t: (np.array(ix, dtype=np.int32), np.array(sat, dtype=np.float64)) for t, (ix, sat) in postings.items()
+        }
+        self._words: dict[str, tuple[str, ...] | None] = {}
 
         # Fuzzy choices: every phrasing and the title, as stemmed content words.
         self._choices: list[list[str]] = [
@@ -157,8 +168,21 @@ class Matcher:
         )
         return found[0] if found else None
 
+    def __getstate__(self) -> dict[str, object]:  # the engine cache pickles it; the word cache stays behind
+        return {**self.__dict__, "_words": {}}
+
     def analyse_word(self, w: str) -> tuple[str, ...] | None:
         """Stems a content word stands for (split or typo-corrected), or None if unknown."""
+        try:
+            return self._words[w]
+        except KeyError:
+            pass
+        if len(self._words) >= WORD_CACHE:
+            self._words.clear()
+        found = self._words[w] = self._analyse_word(w)
+        return found
+
+    def _analyse_word(self, w: str) -> tuple[str, ...] | None:
         if w in self.vocab or w.isdigit():
             return (stem(w),)
         parts = self.splitter.split(w)
@@ -216,16 +240,18 @@ class Matcher:
         total = sum(self.idf.get(t, self.max_idf) for t in terms)
         total += UNKNOWN_WEIGHT * self.max_idf * len(set(query.unknown))
         total = max(total, MIN_INFORMATION * self.max_idf)
-        coverage: dict[int, float] = defaultdict(float)
+        coverage = np.zeros(len(self.items))
         for t in terms:
             idf = self.idf.get(t)
             if idf is None:
                 continue
-            for i, sat in self.postings[t]:
-                coverage[i] += idf * sat
-        if not coverage:
+            ix, sat = self.postings[t]
+            coverage[ix] += idf * sat
+        touched = np.flatnonzero(coverage)
+        if not touched.size:
             return [], query
-        candidates = sorted(coverage, key=coverage.__getitem__, reverse=True)[:CANDIDATES]
+        # Best coverage first; ties in item order.
+        candidates = touched[np.argsort(-coverage[touched], kind="stable")][:CANDIDATES].tolist()
         # Unknown words stay in the fuzzy form too: they make the question less like any phrasing.
         q_form = " ".join(terms + [stem(w) for w in query.unknown])
         flat: list[str] = []
