@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -38,6 +39,11 @@ MODEL_WEIGHT = 1.0
 # An intent this sure ("mange tak for hjælpen") is not taken apart into fillers and a question.
 STRONG_INTENT = 0.6
 FUSE_CANDIDATES = 20
+# Sentences (and clauses after a dash or colon) of a longer message, each answered alone
+# when the whole is not; a part needs this many words to be a question of its own.
+_SENTENCES = re.compile(r"(?<=[.?!])\s+|\s+[–-]\s+|:\s+")
+MIN_SENTENCE_WORDS = 3
+SENTENCE_AGREE = 1  # ... and its answer must be among the whole message's best this many (1: its best)
 
 log = logging.getLogger(__name__)
 
@@ -201,19 +207,47 @@ class Engine:
             return self.crisis_reply()
         hits, query = self.search(text)
         reply = self.decide(hits, self.thresholds, query)
+        whole = hits
         # "tak! hvad foreslår i for regionerne", "kan du forklare mig hvad sociolance er":
         # unless the whole message is answered or is clearly a greeting or thanks, the
         # question without its greeting and framing decides, if the bot knows anything of it.
         if reply.kind == "answer" or (reply.kind == "intent" and (reply.score or 0.0) >= STRONG_INTENT):
             return reply
         core = self.without_fillers(text)
-        if not core:
+        if core:
+            hits, query = self.search(core)
+            bare = self.decide(hits, self.thresholds, query)
+            if reply.kind == "intent":  # a thanks with some words after it stays a thanks
+                return bare if bare.kind in ("answer", "intent") else reply
+            if bare.kind != "fallback":
+                reply = bare
+            if reply.kind == "answer":
+                return reply
+        elif core == "":
             return reply
-        hits, query = self.search(core)
-        bare = self.decide(hits, self.thresholds, query)
-        if reply.kind == "intent":  # a thanks with some words after it stays a thanks
-            return bare if bare.kind in ("answer", "intent") else reply
-        return reply if bare.kind == "fallback" else bare
+        # "min søster får det værst om natten. skal der være personale hele natten?": a
+        # member's situation around the question dilutes the match of the whole message;
+        # one of its sentences may be answered on its own.
+        return self.by_sentence(text, whole) or reply
+
+    def by_sentence(self, text: str, whole: list[Hit]) -> Reply | None:
+        """The surest answer to one sentence of a message of several, or None.
+
+        Only the entry the whole message also ranks first counts: a sentence that
+        leans on the others ("hvad vil jeres forslag give os?") must not be answered alone.
+        """
+        parts = [p for p in _SENTENCES.split(text) if len(words(p)) >= MIN_SENTENCE_WORDS]
+        if len(parts) < 2:
+            return None
+        agree = {h.key for h in whole[:SENTENCE_AGREE]}
+        best: Reply | None = None
+        for part in parts:
+            hits, query = self.search(part)
+            reply = self.decide(hits, self.thresholds, query)
+            if (reply.kind == "answer" and reply.entry in agree
+                    and (best is None or (reply.score or 0.0) > (best.score or 0.0))):
+                best = reply
+        return best
 
     def without_fillers(self, text: str) -> str | None:
         """`text` without greetings, thanks and framing at its start and end.

@@ -104,6 +104,26 @@ def test_fillers_come_off_only_at_the_ends(engine: Engine) -> None:
     assert engine.without_fillers("hvad er det i kan fortælle mig om pcv") is None
 
 
+@pytest.mark.parametrize("message", [
+    "vi har kæmpet i årevis med systemet for min far. hvad er oslo-standarden?",
+    "vi har kæmpet i årevis med systemet for min far – hvad er oslo-standarden",
+])
+def test_a_members_situation_around_the_question_does_not_hide_it(engine: Engine, message: str) -> None:
+    # the whole message alone does not clear the bar; its question sentence does
+    hits, query = engine.search(message)
+    assert engine.decide(hits, engine.thresholds, query).kind != "answer"
+    reply = engine.reply(message)
+    assert (reply.kind, reply.entry) == ("answer", "oslo-standarden")
+
+
+def test_a_sentence_that_leans_on_the_others_is_not_answered_alone(engine: Engine) -> None:
+    leaning = "hvad vil jeres forslag konkret give os?"
+    alone = engine.reply(leaning)
+    assert alone.kind == "answer"  # on its own it looks like a question about the proposals
+    reply = engine.reply("min kommune har ingen tilbud om natten. " + leaning)
+    assert reply.kind != "answer"
+
+
 def test_topics_intent_lists_the_topics(engine: Engine, knowledge: Knowledge) -> None:
     text = to_text(engine.reply("vis emner"))
     for topic in knowledge.topics.values():
