@@ -39,9 +39,9 @@ MODEL_WEIGHT = 1.0
 # An intent this sure ("mange tak for hjælpen") is not taken apart into fillers and a question.
 STRONG_INTENT = 0.6
 FUSE_CANDIDATES = 20
-# Sentences (and clauses after a dash or colon) of a longer message, each answered alone
-# when the whole is not; a part needs this many words to be a question of its own.
-_SENTENCES = re.compile(r"(?<=[.?!])\s+|\s+[–-]\s+|:\s+")
+# Sentences (and clauses after a comma, dash or colon) of a longer message, each answered
+# alone when the whole is not; a part needs this many words to be a question of its own.
+_SENTENCES = re.compile(r"(?<=[.?!])\s+|\s+[–-]\s+|[:,;]\s+")
 MIN_SENTENCE_WORDS = 3
 SENTENCE_AGREE = 1  # ... and its answer must be among the whole message's best this many (1: its best)
 
@@ -240,8 +240,12 @@ class Engine:
         if len(parts) < 2:
             return None
         agree = {h.key for h in whole[:SENTENCE_AGREE]}
+        # A part that shares no word with any of those entries cannot rank one first: skip it.
+        known = frozenset().union(*(self.matcher.item_terms[h.index] for h in whole[:SENTENCE_AGREE]))
         best: Reply | None = None
         for part in parts:
+            if known.isdisjoint(self.matcher.analyse(part).terms):
+                continue
             hits, query = self.search(part)
             reply = self.decide(hits, self.thresholds, query)
             if (reply.kind == "answer" and reply.entry in agree
