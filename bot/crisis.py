@@ -144,8 +144,11 @@ class CrisisDetector:
         """Message words with chat spellings resolved and harmless idioms taken out."""
         toks = [self.aliases.get(t, t) for t in words(text)]
         hits = [self.lexicon.hits(t) for t in toks]
+        seen = frozenset().union(*hits)
         drop: set[int] = set()
         for p in self.harmless:
+            if not p.needs <= seen:  # cheap test first, as in _first
+                continue
             for i in range(len(toks)):
                 end = _end_at(p.parts, hits, i)
                 if end > i:
