@@ -9,6 +9,8 @@ The rules, in order (phrase lists in intents/crisis.yaml):
 1. a `signals` phrase anywhere -> crisis;
 2. otherwise a `mentions` word (selvmord, selvskade, dø, ...) is needed, and then
    - with a `personal` word (jeg, min søn, hun, ...) and an `acute` word (nu, i nat) -> crisis;
+   - about the `past` and `recovered` since ("for 12 år siden ... i dag har hun det godt")
+     -> not a crisis, whatever else;
    - inside a `policy` frame ("hvad siger FOA om ...") or about the `past` -> not a crisis;
    - with a `personal` word, or not phrased as a `question` for information -> crisis.
 Everyday idioms (`harmless`: "jeg dør af grin") are taken out first, and chat spellings
@@ -130,13 +132,14 @@ class CrisisDetector:
         self.personal = [_compile(p) for p in crisis.personal]
         self.policy = [_compile(p) for p in crisis.policy]
         self.past = [_compile(p) for p in crisis.past]
+        self.recovered = [_compile(p) for p in crisis.recovered]
         self.acute = [_compile(p) for p in crisis.acute]
         self.question = [_compile(p) for p in crisis.question]
         self.harmless = [_compile(p) for p in crisis.harmless]
         self.cues = [_compile(p) for p in crisis.cues]
         self.aliases = {words(k)[0]: words(v)[0] for k, v in crisis.aliases.items() if words(k) and words(v)}
         self.lexicon = _Lexicon(
-            self.signals + self.mentions + self.personal + self.policy + self.past
+            self.signals + self.mentions + self.personal + self.policy + self.past + self.recovered
             + self.acute + self.question + self.harmless + self.cues
         )
 
@@ -178,6 +181,13 @@ class CrisisDetector:
         personal = self._first(self.personal, hits, seen) is not None
         if mention is None:
             return self._by_cues(hits, seen, personal)
+        past = self._first(self.past, hits, seen) is not None
+        if past and self._first(self.recovered, hits, seen) is not None:
+            # The mention is over; two fresh cues about a person still count ("... men i aften
+            # skrev hun farvel").
+            found = [p for p in self.cues if p.needs <= seen
+                     and any(_match_at(p.parts, hits, i) for i in range(len(hits)))]
+            return " + ".join(p.source for p in found) if personal and len(found) >= 2 else None
         if personal and self._first(self.acute, hits, seen) is not None:
             return mention.source
         if self._first(self.policy + self.past, hits, seen) is not None:

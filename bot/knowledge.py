@@ -207,6 +207,8 @@ class Crisis(_Model):
     cues: tuple[Text, ...] = ()
     aliases: dict[str, str] = Field(default_factory=dict)
     past: tuple[Text, ...] = ()
+    # With a `past` frame, "i dag har hun det godt": the event is over, even with "i dag".
+    recovered: tuple[Text, ...] = ()
 
 
 class CrisisFile(_Model):

@@ -127,7 +127,12 @@ def _fit(samples: Sequence[tuple[list[str], int]], epochs: int, l2: float, seed:
     return w, bias
 
 
-def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: float = 1e-4,
+# L2 penalty: 1e-3 separates better than 1e-4 did out of fold (false crisis 2.3 -> 1.6 % at
+# 94 % model recall) and on messages written later by new people (fewer false alarms, same recall).
+L2 = 1e-3
+
+
+def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: float = L2,
           folds: int = 5, target_recall: float = 0.94, seed: int = 7) -> tuple[RiskModel, dict[str, object]]:
     """Train on everything; pick the threshold from out-of-fold scores.
 
