@@ -51,6 +51,38 @@ def test_a_medicine_question_is_not_a_crisis_until_it_is_about_someone(knowledge
     assert phrases.is_crisis("min søn har taget 20 ibuprofen, hjælper det at kaste op")
 
 
+def test_an_attempt_long_ago_by_someone_who_is_well_now_is_not_an_emergency(knowledge: Knowledge) -> None:
+    from bot.crisis import CrisisDetector
+
+    phrases = CrisisDetector(knowledge.crisis)  # the phrase lists alone, without the model
+    assert not phrases.is_crisis(
+        "min søster forsøgte selvmord for 12 år siden, i dag har hun det godt. har i materiale til pårørende?")
+    # without the "well now", or with a signal of danger now, it is a crisis
+    assert phrases.is_crisis("min søster forsøgte selvmord for 12 år siden og nu har hun det svært igen")
+    assert phrases.is_crisis(
+        "min søster forsøgte selvmord for 12 år siden, hun har det godt, men i aften skrev hun farvel til os")
+
+
+@pytest.mark.parametrize("message", [
+    "i dont want to live anymore",
+    "jeg har lagt nøglen under måtten til den der finder mig",
+    "tak for alt. i skal ikke høre mere fra mig",
+])
+def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None:
+    assert engine.reply(message).kind == "crisis"
+
+
+@pytest.mark.parametrize("message", [
+    "min mormor er død, hun blev 94 og sov stille ind",
+    "jeg er helt død efter nattevagten",
+    "hvor mange tager deres eget liv i danmark om året",
+    "vi holder en temaaften om selvmord for pårørende i lokalforeningen",
+    "jeg vil gerne teste min viden",
+])
+def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
+    assert engine.reply(message).kind != "crisis"
+
+
 def test_crisis_check_needs_no_database_or_index(knowledge: Knowledge) -> None:
     from bot.crisis import CrisisDetector
 
@@ -116,12 +148,15 @@ def test_a_members_situation_around_the_question_does_not_hide_it(engine: Engine
     assert (reply.kind, reply.entry) == ("answer", "oslo-standarden")
 
 
-def test_a_sentence_that_leans_on_the_others_is_not_answered_alone(engine: Engine) -> None:
-    leaning = "hvad vil jeres forslag konkret give os?"
-    alone = engine.reply(leaning)
-    assert alone.kind == "answer"  # on its own it looks like a question about the proposals
-    reply = engine.reply("min kommune har ingen tilbud om natten. " + leaning)
-    assert reply.kind != "answer"
+def test_a_sentence_is_answered_alone_only_with_the_entry_the_whole_message_ranks_first(engine: Engine) -> None:
+    message = "vi har kæmpet i årevis med systemet for min far. hvad er oslo-standarden?"
+    index = {item.key: i for i, item in enumerate(engine.matcher.items)}
+    oslo, other = (Hit(key, 0.3, 0.3, 30.0, index[key]) for key in ("oslo-standarden", "paaroerendepolitik"))
+    answered = engine.by_sentence(message, [oslo, other])
+    assert answered is not None and answered.entry == "oslo-standarden"
+    # a part that leans on the others ("hvad vil jeres forslag give os?") could be answered
+    # alone with an entry the whole message does not point at: then it is not
+    assert engine.by_sentence(message, [other, oslo]) is None
 
 
 def test_topics_intent_lists_the_topics(engine: Engine, knowledge: Knowledge) -> None:
@@ -175,11 +210,16 @@ def test_a_topic_word_is_met_by_its_overview_first(engine: Engine, knowledge: Kn
     ("pcv", "pcv"),  # the beginning of an entry's title
     ("bæltefiksering", "dr-baeltefiksering"),
     ("hvad er et bosted egentlig", "bosteder"),  # few known words, but a question
-    ("genindlæggelser", "region-akut-fakta-genindlaeggelse-26-pct"),  # its words point at one entry
 ])
 def test_a_specific_word_or_a_short_question_is_answered(engine: Engine, message: str, entry: str) -> None:
     reply = engine.reply(message)
     assert (reply.kind, reply.entry) == ("answer", entry)
+
+
+def test_a_topic_word_that_points_at_one_fact_offers_it_first(engine: Engine) -> None:
+    reply = engine.reply("genindlæggelser")
+    first = reply.entry if reply.kind == "answer" else reply.suggestions[0].entry
+    assert first == "region-akut-fakta-genindlaeggelse-26-pct"
 
 
 def test_out_of_scope_question_gets_an_honest_fallback(engine: Engine, knowledge: Knowledge) -> None:
