@@ -32,6 +32,7 @@ THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
 VAGUE_FLOOR = 0.6  # share of the suggestion threshold a vague question needs for suggestions
+OVERVIEW_NEAR = 0.8  # share of the best match an overview needs to go first for a topic word
 VAGUE_ANSWER = 0.7  # match score (words alone) a one- or two-word message needs for an answer
 # Ranking: match score and the entry model's probability, fused as (score + MODEL_WEIGHT * p)
 # / (1 + MODEL_WEIGHT) over the matcher's best FUSE_CANDIDATES items.
@@ -335,8 +336,11 @@ class Engine:
         if not entries:
             return self.fallback()
         if vague:
-            # A topic word ("kommuner") is best met by the overview of that topic, if one matched.
-            entries.sort(key=lambda h: self.knowledge.by_id[h.key].type != "overview")
+            # A topic word ("kommuner") is best met by the overview of that topic, if one
+            # matched about as well as the best entry (not one far down the list).
+            near = OVERVIEW_NEAR * max(max(h.score, h.match) for h in entries)
+            entries.sort(key=lambda h: not (self.knowledge.by_id[h.key].type == "overview"
+                                            and max(h.score, h.match) >= near))
         suggestions = tuple(
             EntryRef(h.key, self.knowledge.by_id[h.key].title) for h in entries[:MAX_SUGGESTIONS]
         )
