@@ -115,7 +115,7 @@ def none_examples(intents_dir: Path) -> list[str]:
 
 def examples_hash(examples: Sequence[tuple[str, str]]) -> str:
     """What a model learned from: the examples, the features and the training settings."""
-    digest = hashlib.sha256(f"{sorted(TRAINING.items())}|{MIN_COUNT}|features-v1".encode())
+    digest = hashlib.sha256(f"{sorted(TRAINING.items())}|{MIN_COUNT}|features-v2".encode())
     for label, text in examples:
         digest.update(label.encode())
         digest.update(b"\0")

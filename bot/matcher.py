@@ -16,7 +16,7 @@ score = W_COVERAGE * coverage + (1 - W_COVERAGE) * fuzzy / 100, in [0, 1].
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,12 +86,15 @@ class Query:
 class Matcher:
     def __init__(self, items: list[Item]):
         self.items = items
-        vocab: set[str] = set()
+        counts: Counter[str] = Counter()
         for it in items:
             for text in (it.title, *it.phrasings, *it.keywords, it.body):
-                vocab.update(w for w in words(text) if w not in STOP_SKELETONS)
+                counts.update(w for w in words(text) if w not in STOP_SKELETONS)
+        vocab = set(counts)
         self.vocab = vocab
-        ordered = sorted(vocab)  # typo correction's tie-break: the first closest word in this order
+        # Typo correction's tie-break: the first closest word in this order, so the commoner
+        # word wins ("flre" -> "flere", not "fire"), then the alphabet.
+        ordered = sorted(vocab, key=lambda w: (-counts[w], w))
         lengths = {len(w) for w in vocab}
         self._near_length: dict[int, list[str]] = {
             n: [w for w in ordered if abs(len(w) - n) <= 2]
