@@ -183,11 +183,8 @@ class CrisisDetector:
             return self._by_cues(hits, seen, personal)
         past = self._first(self.past, hits, seen) is not None
         if past and self._first(self.recovered, hits, seen) is not None:
-            # The mention is over; two fresh cues about a person still count ("... men i aften
-            # skrev hun farvel").
-            found = [p for p in self.cues if p.needs <= seen
-                     and any(_match_at(p.parts, hits, i) for i in range(len(hits)))]
-            return " + ".join(p.source for p in found) if personal and len(found) >= 2 else None
+            # The mention is over; fresh cues still count ("... men i aften skrev hun farvel").
+            return self._by_cues(hits, seen, personal, framed=False)
         if personal and self._first(self.acute, hits, seen) is not None:
             return mention.source
         if self._first(self.policy + self.past, hits, seen) is not None:
@@ -196,12 +193,14 @@ class CrisisDetector:
             return mention.source
         return None
 
-    def _by_cues(self, hits: list[frozenset[str]], seen: frozenset[str], personal: bool) -> str | None:
+    def _by_cues(self, hits: list[frozenset[str]], seen: frozenset[str], personal: bool,
+                 framed: bool = True) -> str | None:
+        """Two different weak cues; `framed`: a policy or past frame cancels them."""
         found = [p for p in self.cues if p.needs <= seen
                  and any(_match_at(p.parts, hits, i) for i in range(len(hits)))]
         if len(found) < 2:
             return None
-        if self._first(self.policy + self.past, hits, seen) is not None:
+        if framed and self._first(self.policy + self.past, hits, seen) is not None:
             return None
         if personal or self._first(self.question, hits, seen) is None:
             return " + ".join(p.source for p in found)

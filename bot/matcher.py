@@ -273,9 +273,7 @@ class Matcher:
             maxima = np.maximum.reduceat(scores, starts)
             best_fuzzy = dict(zip(with_choices, (float(m) for m in maxima)))
         scored = []
-        cov_of = (np.minimum(coverage / total, 1.0) if total else np.zeros_like(coverage)).tolist()
-        for i in candidates:
-            cov = cov_of[i]
+        for i, cov in zip(candidates, np.minimum(coverage[candidates] / total, 1.0).tolist(), strict=True):
             fz = best_fuzzy.get(i, 0.0)
             scored.append((round(W_COVERAGE * cov + (1 - W_COVERAGE) * fz / 100, 4), cov, fz, i))
         scored.sort(key=lambda s: s[0], reverse=True)  # stable: ties keep the coverage order
