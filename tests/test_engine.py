@@ -67,6 +67,8 @@ def test_an_attempt_long_ago_by_someone_who_is_well_now_is_not_an_emergency(know
     "i dont want to live anymore",
     "jeg har lagt nøglen under måtten til den der finder mig",
     "tak for alt. i skal ikke høre mere fra mig",
+    "pas godt på ungerne for mig",
+    "my brother is standing on the roof and won't come down",
 ])
 def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind == "crisis"
