@@ -147,6 +147,12 @@ class Matcher:
             [c for c in (self._fuzzy_form(t) for t in (it.title, *it.phrasings)) if c]
             for it in items
         ]
+        # The items a question is literally a phrasing of: always candidates, however common
+        # its words are ("hvad foreslår bedre psykiatri").
+        self._exact: dict[str, list[int]] = defaultdict(list)
+        for i, choices in enumerate(self._choices):
+            for c in dict.fromkeys(choices):
+                self._exact[c].append(i)
 
     # -- analysis ------------------------------------------------------------------------
 
@@ -257,6 +263,7 @@ class Matcher:
         candidates = touched[np.argsort(-coverage[touched], kind="stable")][:CANDIDATES].tolist()
         # Unknown words stay in the fuzzy form too: they make the question less like any phrasing.
         q_form = " ".join(terms + [stem(w) for w in query.unknown])
+        candidates += [i for i in self._exact.get(q_form, ()) if i not in candidates]
         flat: list[str] = []
         starts: list[int] = []
         with_choices: list[int] = []

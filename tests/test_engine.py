@@ -218,6 +218,12 @@ def test_a_specific_word_or_a_short_question_is_answered(engine: Engine, message
     assert (reply.kind, reply.entry) == ("answer", entry)
 
 
+def test_a_question_of_common_words_that_is_a_phrasing_is_answered(engine: Engine) -> None:
+    # every word of it occurs in dozens of entries; it is still one entry's phrasing
+    reply = engine.reply("Hvad foreslår Bedre Psykiatri?")
+    assert (reply.kind, reply.entry) == ("answer", "maerkesager-2025")
+
+
 def test_a_topic_word_that_points_at_one_fact_offers_it_first(engine: Engine) -> None:
     reply = engine.reply("genindlæggelser")
     first = reply.entry if reply.kind == "answer" else reply.suggestions[0].entry
