@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from bot.engine import Engine, Thresholds
+from bot.engine import ANSWER_FLOOR, FEATURES, ConfidenceModel, Engine, Thresholds
 from bot.knowledge import Knowledge
 from bot.matcher import Hit
 from bot.render import to_text
@@ -274,6 +276,44 @@ def test_related_runner_up_is_no_competitor(engine: Engine, knowledge: Knowledge
     reply = engine.decide(_hits((a, 0.80), (b, 0.79)), t)
     assert (reply.kind, reply.entry) == ("answer", a)
     assert b in [r.entry for r in reply.related]
+
+
+def _sure(probability: float) -> ConfidenceModel:
+    """A confidence model that says `probability` whatever it is shown."""
+    n = len(FEATURES)
+    return ConfidenceModel((0.0,) * n, (1.0,) * n, (0.0,) * n, math.log(probability / (1 - probability)))
+
+
+def test_a_sure_confidence_model_does_not_answer_a_match_below_the_floor(engine: Engine) -> None:
+    # The confidence model has seen no question that matched this little ("skal du ha" once a
+    # thanks is taken off): below the floor it is not asked, however sure it would be.
+    query = engine.matcher.analyse("oslo standarden")
+    t = Thresholds(answer=0.5, margin=0.0, suggest=0.3, model=_sure(0.99))
+    low = engine.decide(_hits(("oslo-standarden", ANSWER_FLOOR - 0.01)), t, query)
+    assert low.kind != "answer"
+    high = engine.decide(_hits(("oslo-standarden", ANSWER_FLOOR + 0.01)), t, query)
+    assert (high.kind, high.entry) == ("answer", "oslo-standarden")
+
+
+def test_thanks_with_words_after_it_stays_thanks(engine: Engine) -> None:
+    reply = engine.reply("tak skal du ha")
+    assert (reply.kind, reply.entry) == ("intent", "tak")
+
+
+def test_an_unsure_answer_says_so_and_names_what_it_answers(engine: Engine, knowledge: Knowledge) -> None:
+    query = engine.matcher.analyse("oslo standarden")
+    hits = _hits(("oslo-standarden", 0.6))
+    title = knowledge.by_id["oslo-standarden"].title
+    unsure = engine.decide(hits, Thresholds(answer=0.5, margin=0.0, suggest=0.3, model=_sure(0.6)), query)
+    assert unsure.kind == "answer"
+    text = to_text(unsure)
+    assert text.startswith("Jeg er ikke helt sikker") and title in text.split("\n")[0]
+    assert knowledge.by_id["oslo-standarden"].answer in text
+    sure = engine.decide(hits, Thresholds(answer=0.5, margin=0.0, suggest=0.3, model=_sure(0.95)), query)
+    assert sure.kind == "answer" and to_text(sure).startswith(knowledge.by_id["oslo-standarden"].answer)
+    # A member who taps an entry gets it plainly.
+    chosen = engine.answer_entry("oslo-standarden")
+    assert chosen is not None and not to_text(chosen).startswith("Jeg er ikke helt sikker")
 
 
 def test_suggestions_are_at_most_three(engine: Engine) -> None:

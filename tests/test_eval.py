@@ -55,16 +55,16 @@ def test_policy_questions_about_suicide_are_not_crises(report: Report) -> None:
 
 def test_members_get_the_right_answer(report: Report) -> None:
     m = report.metrics()
-    assert m["top1"] >= 0.84
+    assert m["top1"] >= 0.92
     assert m["first_choice"] >= 0.92
-    assert report.subset("test").metrics()["top1"] >= 0.83
+    assert report.subset("test").metrics()["top1"] >= 0.91
     first = Report([r for r in report.results if r[0].file in FIRST_GENERATION]).metrics()
     assert first["top1"] >= 0.95  # the target, on the first generation of questions
 
 
 def test_out_of_scope_questions_are_not_answered(report: Report) -> None:
-    assert report.metrics()["oos_rejection"] >= 0.92
-    assert report.subset("test").metrics()["oos_rejection"] >= 0.89
+    assert report.metrics()["oos_rejection"] >= 0.89
+    assert report.subset("test").metrics()["oos_rejection"] >= 0.85
 
 
 def test_intents(report: Report) -> None:
@@ -84,7 +84,7 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     report = evaluate(engine, load_cases(HARD_CRISIS))
     m = report.metrics()
     assert m["crisis_recall"] == 1.0
-    assert m["false_crisis"] <= 0.13  # 11.5 % when written down; the eval set's own rate is ~1.3 %
+    assert m["false_crisis"] <= 0.12  # 10.6 % when written down; the eval set's own rate is ~1.3 %
 
 
 def test_thresholds_fitted_without_a_question_still_answer_it(engine: Engine) -> None:
@@ -92,6 +92,6 @@ def test_thresholds_fitted_without_a_question_still_answer_it(engine: Engine) ->
     # not what makes the numbers.
     before = engine.thresholds
     cv = cross_validate(engine, [c for c in load_cases(DEFAULT_EVAL) if c.split == "train"])
-    assert cv["top1"] >= 0.86
-    assert cv["oos_rejection"] >= 0.90
+    assert cv["top1"] >= 0.91
+    assert cv["oos_rejection"] >= 0.89
     assert engine.thresholds is before  # the shared engine answers as before
