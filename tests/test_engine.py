@@ -71,6 +71,7 @@ def test_an_attempt_long_ago_by_someone_who_is_well_now_is_not_an_emergency(know
     "tak for alt. i skal ikke høre mere fra mig",
     "pas godt på ungerne for mig",
     "my brother is standing on the roof and won't come down",
+    "my sister has overdosed on her pills",
 ])
 def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind == "crisis"
@@ -82,6 +83,7 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "hvor mange tager deres eget liv i danmark om året",
     "vi holder en temaaften om selvmord for pårørende i lokalforeningen",
     "jeg vil gerne teste min viden",
+    "hvor mange overdoser ser de psykiatriske akutmodtagelser",  # one letter from "overdosed"
 ])
 def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
