@@ -34,6 +34,7 @@ import numpy as np
 import yaml
 
 from bot.matcher import Matcher, Query
+from bot.text import STOPWORDS_DA
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,11 @@ def none_examples(intents_dir: Path) -> list[str]:
 
 
 def examples_hash(examples: Sequence[tuple[str, str]]) -> str:
-    """What a model learned from: the examples, the features and the training settings."""
-    digest = hashlib.sha256(f"{sorted(TRAINING.items())}|{MIN_COUNT}|features-v2".encode())
+    """What a model learned from: the examples, the features and the training settings.
+
+    The stop list is part of it: a word moved onto it becomes a different feature.
+    """
+    digest = hashlib.sha256(f"{sorted(TRAINING.items())}|{MIN_COUNT}|features-v2|{sorted(STOPWORDS_DA)}".encode())
     for label, text in examples:
         digest.update(label.encode())
         digest.update(b"\0")

@@ -34,7 +34,8 @@ STOPWORDS_DA = frozenset(
     hendes været thi jer sådan kan så lige bare egentlig gerne mon nok jo da vel altså
     mere helt får fik få jeres dit dine ens overhovedet faktisk synes tror mener sige siger
     fortæl fortælle ved vide godt rigtig rigtigt ret lidt nogen ting gøre gør går gå hedder
-    står stå kom kommer komme please pls ok okay""".split()
+    står stå kom kommer komme please pls ok okay
+    nr osv dvs mht evt bla feks jf etc vedr iflg""".split()  # abbreviations: "anbefaling nr 25"
 )
 
 _stemmer = snowballstemmer.stemmer("danish")
