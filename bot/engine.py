@@ -220,9 +220,15 @@ class Engine:
         # "tak! hvad foreslår i for regionerne", "kan du forklare mig hvad sociolance er":
         # unless the whole message is answered or is clearly a greeting or thanks, the
         # question without its greeting and framing decides, if the bot knows anything of it.
+        core = self.without_fillers(text)
+        if reply.kind == "answer" and core:
+            # "tak! hvad foreslår I for regionerne": the thanks may pull the whole message
+            # towards an entry that happens to say "tak"; the bare question, if surer, wins.
+            hits, query = self.search(core)
+            bare = self.decide(hits, self.thresholds, query)
+            return bare if bare.kind == "answer" and (bare.score or 0.0) > (reply.score or 0.0) else reply
         if reply.kind == "answer" or (reply.kind == "intent" and (reply.score or 0.0) >= STRONG_INTENT):
             return reply
-        core = self.without_fillers(text)
         if core:
             hits, query = self.search(core)
             bare = self.decide(hits, self.thresholds, query)
