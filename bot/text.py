@@ -60,7 +60,8 @@ def skeleton(word: str) -> str:
 
 @lru_cache(maxsize=16384)
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(skeleton(w) for w in _TOKEN.findall(fold(text)))
+    # aa/oe/ae never span two words, so the whole text is skeletonised at once.
+    return tuple(_TOKEN.findall(skeleton(fold(text))))
 
 
 def words(text: str) -> list[str]:
