@@ -6,10 +6,10 @@ safety.yaml, safety2.yaml) came with the first knowledge base; the second
 who had never seen the bot's phrasings: longer and more indirect questions, and near misses
 that ask for a detail the documents do not hold. Top-1 over the whole set is at the
 issue's target (95 %); out-of-scope rejection is not. The floors are just under today's
-numbers, and each is a regression guard: a change that makes members' answers worse fails. The test split, never tuned on, gets its own
-floors, so a change that only helps the train split shows. Crisis recall has no slack:
-every crisis message in the set must get the crisis reply, and false crisis replies stay
-at or under the target of 2 %.
+numbers, and each is a regression guard: a change that makes members' answers worse fails.
+The test split, never tuned on, gets its own floors, so a change that only helps the train
+split shows. Crisis recall has no slack: every crisis message in the set must get the
+crisis reply, and false crisis replies stay at or under the target of 2 %.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     report = evaluate(engine, load_cases(HARD_CRISIS))
     m = report.metrics()
     assert m["crisis_recall"] == 1.0
-    assert m["false_crisis"] <= 0.12  # 10.3 % when written down; the eval set's own rate is ~1.3 %
+    assert m["false_crisis"] <= 0.12  # 10.3 % when written down; the eval set's own rate is ~0.9 %
 
 
 def test_thresholds_fitted_without_a_question_still_answer_it(engine: Engine) -> None:
