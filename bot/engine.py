@@ -220,17 +220,16 @@ class Engine:
         # unless the whole message is answered or is clearly a greeting or thanks, the
         # question without its greeting and framing decides, if the bot knows anything of it.
         core = self.without_fillers(text)
-        if reply.kind == "answer" and core:
+        bare = self._decided_text(core) if core else None
+        if reply.kind == "answer":
             # "tak! hvad foreslår I for regionerne": the thanks may pull the whole message
             # towards an entry that happens to say "tak"; the bare question, if surer, wins.
-            hits, query = self.search(core)
-            bare = self.decide(hits, self.thresholds, query)
-            return bare if bare.kind == "answer" and (bare.score or 0.0) > (reply.score or 0.0) else reply
-        if reply.kind == "answer" or (reply.kind == "intent" and (reply.score or 0.0) >= STRONG_INTENT):
+            if bare is not None and bare.kind == "answer" and (bare.score or 0.0) > (reply.score or 0.0):
+                return bare
             return reply
-        if core:
-            hits, query = self.search(core)
-            bare = self.decide(hits, self.thresholds, query)
+        if reply.kind == "intent" and (reply.score or 0.0) >= STRONG_INTENT:
+            return reply
+        if bare is not None:
             if reply.kind == "intent":  # a thanks with some words after it stays a thanks
                 return bare if bare.kind in ("answer", "intent") else reply
             if bare.kind != "fallback":
@@ -260,12 +259,16 @@ class Engine:
         for part in parts:
             if known.isdisjoint(self.matcher.analyse(part).terms):
                 continue
-            hits, query = self.search(part)
-            reply = self.decide(hits, self.thresholds, query)
+            reply = self._decided_text(part)
             if (reply.kind == "answer" and reply.entry in agree
                     and (best is None or (reply.score or 0.0) > (best.score or 0.0))):
                 best = reply
         return best
+
+    def _decided_text(self, text: str) -> Reply:
+        """The decision for `text` on its own (a sentence, or the question without fillers)."""
+        hits, query = self.search(text)
+        return self.decide(hits, self.thresholds, query)
 
     def without_fillers(self, text: str) -> str | None:
         """`text` without greetings, thanks and framing at its start and end.

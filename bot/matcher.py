@@ -148,21 +148,21 @@ class Matcher:
         self._words: dict[str, tuple[str, ...] | None] = {}
 
         # Fuzzy choices: every phrasing and the title, as stemmed content words.
-        self._choices: list[list[str]] = [
+        choices: list[list[str]] = [
             [c for c in (self._fuzzy_form(t) for t in (it.title, *it.phrasings)) if c]
             for it in items
         ]
         # The items a question is literally a phrasing of: always candidates, however common
         # its words are ("hvad foreslår bedre psykiatri").
         self._exact: dict[str, list[int]] = defaultdict(list)
-        for i, choices in enumerate(self._choices):
-            for c in dict.fromkeys(choices):
+        for i, forms in enumerate(choices):
+            for c in dict.fromkeys(forms):
                 self._exact[c].append(i)
         # token_sort_ratio is ratio over the words in sorted order: the choices are sorted
         # once here (and repeats dropped), so a question costs a plain ratio per choice,
         # about eight times cheaper than sorting every choice again for every question.
         self._sorted: list[list[str]] = [
-            list(dict.fromkeys(_sort_words(c) for c in choices)) for choices in self._choices
+            list(dict.fromkeys(_sort_words(c) for c in forms)) for forms in choices
         ]
 
     # -- analysis ------------------------------------------------------------------------
