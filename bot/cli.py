@@ -102,7 +102,9 @@ def cmd_train_crisis(_: argparse.Namespace) -> int:
     phrases = CrisisDetector(knowledge.crisis)  # the phrase lists alone
     ordinary = ordinary_questions(
         [p for e in knowledge.entries for p in (e.title, *e.phrasings, *e.keywords)]
-        + [p for i in knowledge.intents for p in i.phrasings],
+        # A plain goodbye never reaches the model (CrisisDetector.closing_only); taught as
+        # ordinary, "farvel" would weigh less in farewell notes too.
+        + [p for i in knowledge.intents for p in i.phrasings if not phrases.closing_only(p)],
         keep=lambda piece: phrases.reason(piece) is None,
     )
     model, stats = train(positives, negatives + ordinary)

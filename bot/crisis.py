@@ -138,6 +138,7 @@ class CrisisDetector:
         self.harmless = [_compile(p) for p in crisis.harmless]
         self.cues = [_compile(p) for p in crisis.cues]
         self.aliases = {words(k)[0]: words(v)[0] for k, v in crisis.aliases.items() if words(k) and words(v)}
+        self.closings = frozenset(w for c in crisis.closings for w in words(c))
         self.lexicon = _Lexicon(
             self.signals + self.mentions + self.personal + self.policy + self.past + self.recovered
             + self.acute + self.question + self.harmless + self.cues
@@ -206,7 +207,16 @@ class CrisisDetector:
             return " + ".join(p.source for p in found)
         return None
 
+    def closing_only(self, text: str) -> bool:
+        """A plain goodbye to the bot: every word is a closing word ("farvel og tak", "bye")."""
+        toks = [self.aliases.get(t, t) for t in words(text)]
+        return bool(toks) and all(t in self.closings for t in toks)
+
     def is_crisis(self, text: str) -> bool:
         if self.reason(text) is not None:
             return True
+        # The phrase lists still judge a goodbye ("farvel til alle" is a signal); only the
+        # model, which has learnt "farvel" from farewell notes, does not.
+        if self.closing_only(text):
+            return False
         return self.model is not None and self.model.is_risk(text)

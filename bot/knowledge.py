@@ -209,6 +209,9 @@ class Crisis(_Model):
     past: tuple[Text, ...] = ()
     # With a `past` frame, "i dag har hun det godt": the event is over, even with "i dag".
     recovered: tuple[Text, ...] = ()
+    # Words of a plain goodbye to the bot ("farvel og tak"): a message made of these alone
+    # is not read by the crisis model, which has learnt "farvel" from farewell notes.
+    closings: tuple[Text, ...] = ()
 
 
 class CrisisFile(_Model):
