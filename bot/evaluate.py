@@ -237,11 +237,17 @@ def fit_thresholds(engine: Engine, cases: list[Case]) -> tuple[float, Thresholds
     cases = [c for c in cases if c.group in ("entry", "policy-suicide", "fallback", "intent")]
     searched = [(c, *engine.search(c.q)) for c in cases]
 
-    # 1. The confidence model: does the best hit answer the question?
+    # 1. The confidence model: does the best hit answer the question? It learns from right
+    # answers against out-of-scope questions only. A question the knowledge base answers but
+    # whose best hit is another entry looks like neither; taught as a "no" it blurred the two
+    # (3-fold cross-validation inside train, top-1 / out of scope: 94.7 / 92.9 % with those
+    # questions, 94.5 / 94.3 % without).
     x, y = [], []
     for case, hits, query in searched:
         if hits:
             top = hits[0]
+            if case.group != "fallback" and top.key not in case.expect:
+                continue
             x.append(engine.features(top, top.score - engine._runner_up(top, hits), query))
             y.append(1 if case.group != "fallback" and top.key in case.expect else 0)
     model = fit_logistic(x, y, l2=CONFIDENCE_L2)
