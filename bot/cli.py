@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -107,8 +108,8 @@ def cmd_train_crisis(_: argparse.Namespace) -> int:
         + [p for i in knowledge.intents for p in i.phrasings if not phrases.closing_only(p)],
         keep=lambda piece: phrases.reason(piece) is None,
     )
-    model, stats = train(positives, negatives + ordinary)
-    model = type(model)(model.weights, model.bias, model.threshold, training_hash(INTENTS_DIR))
+    model, stats = train(positives, negatives + ordinary, caught=lambda t: phrases.reason(t) is not None)
+    model = replace(model, data_sha256=training_hash(INTENTS_DIR))
     model.save(INTENTS_DIR / MODEL_FILE, {"trained_on": stats})
     print(json.dumps(stats, ensure_ascii=False))
     return 0

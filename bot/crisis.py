@@ -219,4 +219,11 @@ class CrisisDetector:
         # model, which has learnt "farvel" from farewell notes, does not.
         if self.closing_only(text):
             return False
-        return self.model is not None and self.model.is_risk(text)
+        return self.model is not None and self.model.is_risk(text, policy_question=self.policy_question(text))
+
+    def policy_question(self, text: str) -> bool:
+        """A policy frame ("hvad foreslår", "kommunerne") and no word about a person."""
+        hits = [self.lexicon.hits(t) for t in self._tokens(text)]
+        seen = frozenset().union(*hits) if hits else frozenset()
+        return (self._first(self.policy, hits, seen) is not None
+                and self._first(self.personal, hits, seen) is None)

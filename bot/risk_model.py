@@ -49,6 +49,9 @@ class RiskModel:
     bias: float
     threshold: float
     data_sha256: str = ""
+    # The bar in a policy question about nobody in particular ("hvad mener I om forebyggelse
+    # af selvmord"): higher, so such questions are answered as policy (CrisisDetector).
+    policy_threshold: float | None = None
 
     def probability(self, text: str) -> float:
         feats = features(text)
@@ -58,17 +61,21 @@ class RiskModel:
         z = self.bias + scale * sum(self.weights.get(f, 0.0) for f in feats)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def is_risk(self, text: str) -> bool:
-        return self.probability(text) >= self.threshold
+    def is_risk(self, text: str, policy_question: bool = False) -> bool:
+        bar = self.threshold
+        if policy_question and self.policy_threshold is not None:
+            bar = max(bar, self.policy_threshold)
+        return self.probability(text) >= bar
 
     @classmethod
     def load(cls, path: Path) -> RiskModel:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(weights=data["weights"], bias=data["bias"], threshold=data["threshold"],
-                   data_sha256=data.get("data_sha256", ""))
+                   data_sha256=data.get("data_sha256", ""), policy_threshold=data.get("policy_threshold"))
 
     def save(self, path: Path, note: dict[str, object]) -> None:
         data = {"bias": round(self.bias, 5), "threshold": round(self.threshold, 4),
+                "policy_threshold": None if self.policy_threshold is None else round(self.policy_threshold, 4),
                 "data_sha256": self.data_sha256, **note,
                 "weights": {f: round(w, 4) for f, w in sorted(self.weights.items()) if abs(w) >= 1e-3}}
         path.write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
@@ -136,35 +143,55 @@ def _fit(samples: Sequence[tuple[list[str], int]], epochs: int, l2: float, seed:
 L2 = 1e-3
 
 
+# Share of the crisis examples the whole check (phrase lists, then the model) must recognise
+# out of fold. 0.97 puts the threshold near 0.40 (before session 14 the rule was 94 % for the
+# model alone, near 0.50, which left the whole check at 95.5 %; fresh sets by new writers had
+# come in at 96-97 % recall). In a policy question about nobody in particular the model keeps
+# the old bar (POLICY_RECALL for the model alone): with it no crisis example out of fold is
+# lost, and questions such as "hvad kræver I af kommunerne, så folk med selvmordstanker kan
+# få hjælp" stay policy. Evaluation set: false crisis 0.7 -> 1.1 % (target 2 %); hard
+# everyday sets 13 -> 16 %.
+TARGET_RECALL = 0.97
+POLICY_RECALL = 0.94
+
+
 def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: float = L2,
-          folds: int = 5, target_recall: float = 0.94, seed: int = 7) -> tuple[RiskModel, dict[str, object]]:
+          folds: int = 5, target_recall: float = TARGET_RECALL, seed: int = 7,
+          caught: Callable[[str], bool] = lambda _: False) -> tuple[RiskModel, dict[str, object]]:
     """Train on everything; pick the threshold from out-of-fold scores.
 
-    The threshold is the highest one that still recognises `target_recall` of the crisis
-    examples the model did not see while training (k-fold), so recall is not measured on
-    memorised messages.
+    The threshold is the highest one at which the phrase lists (`caught`) and the model
+    together recognise `target_recall` of the crisis examples, the model scoring each one
+    it did not see while training (k-fold), so recall is not measured on memorised messages.
     """
     data = [(features(t), 1) for t in positives] + [(features(t), 0) for t in negatives]
     rng = random.Random(seed)
     fold_of = [rng.randrange(folds) for _ in data]
-    oof: list[tuple[float, int]] = []
+    oof = [0.0] * len(data)  # each example's score by the model trained without its fold
     for k in range(folds):
         w, b = _fit([d for d, f in zip(data, fold_of) if f != k], epochs, l2, seed)
-        model = RiskModel(w, b, 0.5)
-        for (feats, y), f in zip(data, fold_of):
+        for i, ((feats, _), f) in enumerate(zip(data, fold_of)):
             if f == k:
                 scale = 1.0 / math.sqrt(len(feats)) if feats else 0.0
-                z = model.bias + scale * sum(model.weights.get(x, 0.0) for x in feats)
-                oof.append((1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))), y))
-    pos_scores = sorted((s for s, y in oof if y == 1), reverse=True)
-    cut = pos_scores[min(len(pos_scores) - 1, int(target_recall * len(pos_scores)))]
-    neg_scores = [s for s, y in oof if y == 0]
+                z = b + scale * sum(w.get(x, 0.0) for x in feats)
+                oof[i] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+    pos_scores = sorted(oof[:len(positives)], reverse=True)
+    neg_scores = oof[len(positives):]
+    by_phrase = sum(1 for t in positives if caught(t))
+    # The model must add the rest: the k-th best score among the examples the phrases miss.
+    left = sorted((s for s, t in zip(oof, positives) if not caught(t)), reverse=True)
+    need = max(0, math.ceil(target_recall * len(positives)) - by_phrase)
+    cut = left[min(len(left) - 1, max(need - 1, 0))] if left else 0.5
+    policy_cut = pos_scores[min(len(pos_scores) - 1, int(POLICY_RECALL * len(pos_scores)))]
+    cut = min(cut, policy_cut)  # the phrases can only lower the bar, never raise it
     w, b = _fit(data, epochs, l2, seed)
     stats = {
         "examples": {"crisis": len(positives), "not_crisis": len(negatives)},
         "out_of_fold": {
             "threshold": round(cut, 4),
+            "policy_threshold": round(policy_cut, 4),
             "crisis_recall": round(sum(1 for s in pos_scores if s >= cut) / len(pos_scores), 4),
+            "with_phrases": round((by_phrase + sum(1 for s in left if s >= cut)) / len(pos_scores), 4),
             "false_crisis": round(sum(1 for s in neg_scores if s >= cut) / len(neg_scores), 4),
             "curve": {
                 str(t): [round(sum(1 for s in pos_scores if s >= t) / len(pos_scores), 3),
@@ -173,7 +200,7 @@ def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: f
             },
         },
     }
-    return RiskModel(w, b, cut), stats
+    return RiskModel(w, b, cut, policy_threshold=policy_cut), stats
 
 
 def ordinary_questions(phrasings: Iterable[str], keep: Callable[[str], bool] = lambda _: True) -> list[str]:

@@ -86,9 +86,9 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     report = evaluate(engine, load_cases(HARD_CRISIS))
     m = report.metrics()
     assert m["crisis_recall"] == 1.0
-    # 13.2 % when written down (11.2 % without fresh set E, which came in at 25.8 % and is
-    # 21.7 % now); the eval set's own rate is ~0.7 %
-    assert m["false_crisis"] <= 0.14
+    # 16.0 % when written down: 13.2 % before the model's lower bar of session 14 (11.2 %
+    # without fresh set E, which came in at 25.8 %); the eval set's own rate is 1.1 %
+    assert m["false_crisis"] <= 0.17
 
 
 def test_fresh_member_questions(engine: Engine) -> None:
