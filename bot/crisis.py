@@ -219,11 +219,15 @@ class CrisisDetector:
         # model, which has learnt "farvel" from farewell notes, does not.
         if self.closing_only(text):
             return False
-        return self.model is not None and self.model.is_risk(text, policy_question=self.policy_question(text))
+        return self.model is not None and self.model.is_risk(text, strict=self.says_little(text))
 
-    def policy_question(self, text: str) -> bool:
-        """A policy frame ("hvad foreslår", "kommunerne") and no word about a person."""
-        hits = [self.lexicon.hits(t) for t in self._tokens(text)]
-        seen = frozenset().union(*hits) if hits else frozenset()
+    def says_little(self, text: str) -> bool:
+        """Where the model needs its higher bar: one or two words ("vejret"), or a policy
+        frame ("hvad foreslår", "kommunerne") with no word about a person."""
+        toks = self._tokens(text)
+        if len(toks) <= 2:
+            return True
+        hits = [self.lexicon.hits(t) for t in toks]
+        seen = frozenset().union(*hits)
         return (self._first(self.policy, hits, seen) is not None
                 and self._first(self.personal, hits, seen) is None)

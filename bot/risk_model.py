@@ -49,9 +49,9 @@ class RiskModel:
     bias: float
     threshold: float
     data_sha256: str = ""
-    # The bar in a policy question about nobody in particular ("hvad mener I om forebyggelse
-    # af selvmord"): higher, so such questions are answered as policy (CrisisDetector).
-    policy_threshold: float | None = None
+    # The higher bar for a policy question about nobody in particular ("hvad mener I om
+    # forebyggelse af selvmord") and for one or two words ("vejret"): see CrisisDetector.
+    strict_threshold: float | None = None
 
     def probability(self, text: str) -> float:
         feats = features(text)
@@ -61,21 +61,21 @@ class RiskModel:
         z = self.bias + scale * sum(self.weights.get(f, 0.0) for f in feats)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def is_risk(self, text: str, policy_question: bool = False) -> bool:
+    def is_risk(self, text: str, strict: bool = False) -> bool:
         bar = self.threshold
-        if policy_question and self.policy_threshold is not None:
-            bar = max(bar, self.policy_threshold)
+        if strict and self.strict_threshold is not None:
+            bar = max(bar, self.strict_threshold)
         return self.probability(text) >= bar
 
     @classmethod
     def load(cls, path: Path) -> RiskModel:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(weights=data["weights"], bias=data["bias"], threshold=data["threshold"],
-                   data_sha256=data.get("data_sha256", ""), policy_threshold=data.get("policy_threshold"))
+                   data_sha256=data.get("data_sha256", ""), strict_threshold=data.get("strict_threshold"))
 
     def save(self, path: Path, note: dict[str, object]) -> None:
         data = {"bias": round(self.bias, 5), "threshold": round(self.threshold, 4),
-                "policy_threshold": None if self.policy_threshold is None else round(self.policy_threshold, 4),
+                "strict_threshold": None if self.strict_threshold is None else round(self.strict_threshold, 4),
                 "data_sha256": self.data_sha256, **note,
                 "weights": {f: round(w, 4) for f, w in sorted(self.weights.items()) if abs(w) >= 1e-3}}
         path.write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
@@ -146,13 +146,14 @@ L2 = 1e-3
 # Share of the crisis examples the whole check (phrase lists, then the model) must recognise
 # out of fold. 0.97 puts the threshold near 0.40 (before session 14 the rule was 94 % for the
 # model alone, near 0.50, which left the whole check at 95.5 %; fresh sets by new writers had
-# come in at 96-97 % recall). In a policy question about nobody in particular the model keeps
-# the old bar (POLICY_RECALL for the model alone): with it no crisis example out of fold is
-# lost, and questions such as "hvad kræver I af kommunerne, så folk med selvmordstanker kan
-# få hjælp" stay policy. Evaluation set: false crisis 0.7 -> 1.1 % (target 2 %); hard
-# everyday sets 13 -> 16 %.
+# come in at 96-97 % recall). In a policy question about nobody in particular, and in a
+# message of one or two words, the model keeps the old bar (STRICT_RECALL for the model
+# alone): with it no crisis example out of fold is lost (the 22 it adds are all of four words
+# or more, none a policy question), and "hvad kræver I af kommunerne, så folk med
+# selvmordstanker kan få hjælp" stays policy and "vejret" a question about the weather.
+# Evaluation set: false crisis 0.7 -> 1.1 % (target 2 %); hard everyday sets 13 -> 16 %.
 TARGET_RECALL = 0.97
-POLICY_RECALL = 0.94
+STRICT_RECALL = 0.94
 
 
 def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: float = L2,
@@ -182,14 +183,14 @@ def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: f
     left = sorted((s for s, t in zip(oof, positives) if not caught(t)), reverse=True)
     need = max(0, math.ceil(target_recall * len(positives)) - by_phrase)
     cut = left[min(len(left) - 1, max(need - 1, 0))] if left else 0.5
-    policy_cut = pos_scores[min(len(pos_scores) - 1, int(POLICY_RECALL * len(pos_scores)))]
-    cut = min(cut, policy_cut)  # the phrases can only lower the bar, never raise it
+    strict_cut = pos_scores[min(len(pos_scores) - 1, int(STRICT_RECALL * len(pos_scores)))]
+    cut = min(cut, strict_cut)  # the phrases can only lower the bar, never raise it
     w, b = _fit(data, epochs, l2, seed)
     stats = {
         "examples": {"crisis": len(positives), "not_crisis": len(negatives)},
         "out_of_fold": {
             "threshold": round(cut, 4),
-            "policy_threshold": round(policy_cut, 4),
+            "strict_threshold": round(strict_cut, 4),
             "crisis_recall": round(sum(1 for s in pos_scores if s >= cut) / len(pos_scores), 4),
             "with_phrases": round((by_phrase + sum(1 for s in left if s >= cut)) / len(pos_scores), 4),
             "false_crisis": round(sum(1 for s in neg_scores if s >= cut) / len(neg_scores), 4),
@@ -200,7 +201,7 @@ def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: f
             },
         },
     }
-    return RiskModel(w, b, cut, policy_threshold=policy_cut), stats
+    return RiskModel(w, b, cut, strict_threshold=strict_cut), stats
 
 
 def ordinary_questions(phrasings: Iterable[str], keep: Callable[[str], bool] = lambda _: True) -> list[str]:

@@ -10,14 +10,17 @@ from bot.knowledge import Knowledge
 from bot.risk_model import RiskModel, train
 
 
-def test_a_policy_question_about_nobody_needs_the_higher_bar(knowledge: Knowledge) -> None:
+def test_a_policy_question_about_nobody_or_a_word_alone_needs_the_higher_bar(knowledge: Knowledge) -> None:
     # No weights: the model gives every message 0.5, between the two bars.
-    model = RiskModel(weights={}, bias=0.0, threshold=0.4, policy_threshold=0.6)
+    model = RiskModel(weights={}, bias=0.0, threshold=0.4, strict_threshold=0.6)
     check = CrisisDetector(knowledge.crisis, model)
     assert check.is_crisis("kolesterol og blodtryk")
     assert not check.is_crisis("hvad foreslår bedre psykiatri om kolesterol")
     # about a person, the lower bar again
     assert check.is_crisis("hvad foreslår bedre psykiatri, min søn har kolesterol")
+    # one or two words say too little for the lower bar
+    assert not check.is_crisis("vejret")
+    assert not check.is_crisis("kolesterol blodtryk")
     # a plain goodbye is not read by the model at all
     assert not check.is_crisis("farvel og tak")
 
@@ -44,7 +47,7 @@ def test_training_sets_the_bar_for_the_whole_check_and_never_above_the_models_ow
     with_phrases, stats = train(positives, negatives, epochs=4, folds=3, target_recall=0.97, caught=phrases)
     alone, _ = train(positives, negatives, epochs=4, folds=3, target_recall=0.97)
     assert stats["out_of_fold"]["with_phrases"] >= 0.97  # type: ignore[index]
-    assert with_phrases.threshold <= with_phrases.policy_threshold  # type: ignore[operator]
+    assert with_phrases.threshold <= with_phrases.strict_threshold  # type: ignore[operator]
     # Alone, the model must reach the hard ones too, at a low bar; with the phrases catching
     # them, it need only catch its own, at a higher one.
     assert with_phrases.threshold > alone.threshold
@@ -52,5 +55,5 @@ def test_training_sets_the_bar_for_the_whole_check_and_never_above_the_models_ow
 
 def test_the_shipped_model_has_both_bars() -> None:
     data = json.loads((Path(__file__).resolve().parent.parent / "intents" / "crisis_model.json").read_text("utf-8"))
-    assert 0 < data["threshold"] <= data["policy_threshold"] < 1
+    assert 0 < data["threshold"] <= data["strict_threshold"] < 1
     assert data["trained_on"]["out_of_fold"]["with_phrases"] >= 0.97
