@@ -167,12 +167,16 @@ class CrisisDetector:
                 return p
         return None
 
+    def _read(self, text: str) -> tuple[list[frozenset[str]], frozenset[str]]:
+        """Per word of the message, the phrase words it can be; and all of them together."""
+        hits = [self.lexicon.hits(t) for t in self._tokens(text)]
+        return hits, frozenset().union(*hits)
+
     def reason(self, text: str) -> str | None:
         """The phrase that makes `text` a crisis message, or None."""
-        hits = [self.lexicon.hits(t) for t in self._tokens(text)]
-        if not hits:
-            return None
-        seen = frozenset().union(*hits)
+        return self._reason(*self._read(text))
+
+    def _reason(self, hits: list[frozenset[str]], seen: frozenset[str]) -> str | None:
         if not seen:
             return None
         signal = self._first(self.signals, hits, seen)
@@ -213,21 +217,15 @@ class CrisisDetector:
         return bool(toks) and all(t in self.closings for t in toks)
 
     def is_crisis(self, text: str) -> bool:
-        if self.reason(text) is not None:
+        hits, seen = self._read(text)
+        if self._reason(hits, seen) is not None:
             return True
         # The phrase lists still judge a goodbye ("farvel til alle" is a signal); only the
         # model, which has learnt "farvel" from farewell notes, does not.
-        if self.closing_only(text):
+        if self.model is None or self.closing_only(text):
             return False
-        return self.model is not None and self.model.is_risk(text, strict=self.says_little(text))
-
-    def says_little(self, text: str) -> bool:
-        """Where the model needs its higher bar: one or two words ("vejret"), or a policy
-        frame ("hvad foreslår", "kommunerne") with no word about a person."""
-        toks = self._tokens(text)
-        if len(toks) <= 2:
-            return True
-        hits = [self.lexicon.hits(t) for t in toks]
-        seen = frozenset().union(*hits)
-        return (self._first(self.policy, hits, seen) is not None
-                and self._first(self.personal, hits, seen) is None)
+        # The model's higher bar where a message says little: one or two words ("vejret"),
+        # or a policy frame ("hvad foreslår", "kommunerne") with no word about a person.
+        says_little = len(hits) <= 2 or (self._first(self.policy, hits, seen) is not None
+                                         and self._first(self.personal, hits, seen) is None)
+        return self.model.is_risk(text, strict=says_little)

@@ -246,10 +246,11 @@ def fit_thresholds(engine: Engine, cases: list[Case]) -> tuple[float, Thresholds
     for case, hits, query in searched:
         if hits:
             top = hits[0]
-            if case.group != "fallback" and top.key not in case.expect:
+            answered = case.group != "fallback"
+            if answered and top.key not in case.expect:
                 continue
             x.append(engine.features(top, top.score - engine._runner_up(top, hits), query))
-            y.append(1 if case.group != "fallback" and top.key in case.expect else 0)
+            y.append(1 if answered else 0)
     model = fit_logistic(x, y, l2=CONFIDENCE_L2)
 
     # 2. The thresholds, with that model.

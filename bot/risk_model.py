@@ -178,10 +178,10 @@ def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: f
                 oof[i] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
     pos_scores = sorted(oof[:len(positives)], reverse=True)
     neg_scores = oof[len(positives):]
-    by_phrase = sum(1 for t in positives if caught(t))
+    by_phrase = [caught(t) for t in positives]
     # The model must add the rest: the k-th best score among the examples the phrases miss.
-    left = sorted((s for s, t in zip(oof, positives) if not caught(t)), reverse=True)
-    need = max(0, math.ceil(target_recall * len(positives)) - by_phrase)
+    left = sorted((s for s, hit in zip(oof, by_phrase) if not hit), reverse=True)
+    need = max(0, math.ceil(target_recall * len(positives)) - sum(by_phrase))
     cut = left[min(len(left) - 1, max(need - 1, 0))] if left else 0.5
     strict_cut = pos_scores[min(len(pos_scores) - 1, int(STRICT_RECALL * len(pos_scores)))]
     cut = min(cut, strict_cut)  # the phrases can only lower the bar, never raise it
@@ -192,7 +192,7 @@ def train(positives: list[str], negatives: list[str], *, epochs: int = 12, l2: f
             "threshold": round(cut, 4),
             "strict_threshold": round(strict_cut, 4),
             "crisis_recall": round(sum(1 for s in pos_scores if s >= cut) / len(pos_scores), 4),
-            "with_phrases": round((by_phrase + sum(1 for s in left if s >= cut)) / len(pos_scores), 4),
+            "with_phrases": round((sum(by_phrase) + sum(1 for s in left if s >= cut)) / len(pos_scores), 4),
             "false_crisis": round(sum(1 for s in neg_scores if s >= cut) / len(neg_scores), 4),
             "curve": {
                 str(t): [round(sum(1 for s in pos_scores if s >= t) / len(pos_scores), 3),
