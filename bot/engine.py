@@ -219,6 +219,8 @@ class Engine:
         # "tak! hvad foreslår i for regionerne", "kan du forklare mig hvad sociolance er":
         # unless the whole message is answered or is clearly a greeting or thanks, the
         # question without its greeting and framing decides, if the bot knows anything of it.
+        if reply.kind == "intent" and (reply.score or 0.0) >= STRONG_INTENT:
+            return reply
         core = self.without_fillers(text)
         bare = self._decided_text(core) if core else None
         if reply.kind == "answer":
@@ -226,8 +228,6 @@ class Engine:
             # towards an entry that happens to say "tak"; the bare question, if surer, wins.
             if bare is not None and bare.kind == "answer" and (bare.score or 0.0) > (reply.score or 0.0):
                 return bare
-            return reply
-        if reply.kind == "intent" and (reply.score or 0.0) >= STRONG_INTENT:
             return reply
         if bare is not None:
             if reply.kind == "intent":  # a thanks with some words after it stays a thanks
