@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from tests.conftest import run_bot
+from tests.conftest import ROOT, run_bot
 
 JSON_KEYS = {"kind", "text", "entry", "score", "sources", "suggestions"}
 
@@ -113,3 +115,19 @@ def test_chat_quiz_rejects_a_bad_answer_and_can_stop() -> None:
     result = run_bot("chat", stdin="quiz\nfem\n9\nstop\nafslut\n")
     assert "Skriv et tal mellem 1 og" in result.stdout
     assert "Quizzen er stoppet." in result.stdout
+
+
+def test_ask_stdin_stops_quietly_when_the_reader_closes_the_pipe() -> None:
+    # `python -m bot ask --json - < questions.txt | head -1`: the first answer, no traceback.
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--json", "-"], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(("hvad er oslo standarden\n" * 200).encode())
+    proc.stdin.close()
+    first = json.loads(proc.stdout.readline())
+    proc.stdout.close()
+    proc.wait(timeout=60)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert first["entry"] == "oslo-standarden"
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
