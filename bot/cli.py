@@ -49,6 +49,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(problem)
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
         return 1
+    if Path(args.intents) == INTENTS_DIR and knowledge.entry_model is not None:
+        from bot import entry_model as em
+        from bot.evaluate import train_members
+
+        members = train_members()
+        if members and knowledge.entry_model.members_sha256 != em.examples_hash(members):
+            print(f"{INTENTS_DIR / em.MODEL_FILE}:1: the entry model did not learn the evaluation set's "
+                  "train split as it is now; run `python -m bot train-matcher`")
+            print("1 problem(s) found", file=sys.stderr)
+            return 1
     from bot.quiz import build_bank
 
     bank = build_bank(knowledge)
@@ -120,18 +130,22 @@ def cmd_train_matcher(_: argparse.Namespace) -> int:
     import time
 
     from bot import entry_model as em
-    from bot.engine import Engine, Thresholds
+    from bot.engine import build_matcher
+    from bot.evaluate import train_members
 
     knowledge = _load(fresh_model=False)
     started = time.perf_counter()
-    engine = Engine(knowledge, Thresholds())  # trains in memory when the shipped model is stale
-    model = engine.entry_model
-    if model is knowledge.entry_model:
+    examples = knowledge.entry_examples()
+    members = train_members()
+    shipped = knowledge.entry_model
+    if (shipped is not None and shipped.data_sha256 == em.examples_hash(examples)
+            and shipped.members_sha256 == (em.examples_hash(members) if members else "")):
         print(f"{INTENTS_DIR / em.MODEL_FILE} is current; nothing to do")
         return 0
+    model = em.train(build_matcher(knowledge), examples, members)
     model.save(INTENTS_DIR / em.MODEL_FILE)
-    print(json.dumps({"examples": len(knowledge.entry_examples()), "classes": len(model.classes),
-                      "features": len(model.vocabulary),
+    print(json.dumps({"examples": len(examples), "members_questions": len(members),
+                      "classes": len(model.classes), "features": len(model.vocabulary),
                       "seconds": round(time.perf_counter() - started, 1)}, ensure_ascii=False))
     return 0
 
@@ -286,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup.set_defaults(func=cmd_backup)
 
     sub.add_parser("train-crisis", help="train the crisis model on intents/training/").set_defaults(func=cmd_train_crisis)
-    sub.add_parser("train-matcher", help="train the entry model on the knowledge base and intents/training/"
+    sub.add_parser("train-matcher", help="train the entry model on the knowledge base, intents/training/ and the eval train split"
                    ).set_defaults(func=cmd_train_matcher)
 
     cal = sub.add_parser("calibrate", help="choose the answer/suggest thresholds on the train split")

@@ -31,7 +31,10 @@ INTENT_PREFIX = "intent:"
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
-VAGUE_FLOOR = 0.6  # share of the suggestion threshold a vague question needs for suggestions
+# Match score (words alone) a vague question (one or two known words: "pårørende") needs for
+# suggestions. Fixed, not a share of the calibrated suggestion threshold: that one is fitted on
+# whole questions, and when it rose to 0.7 a bare topic word got no suggestions at all.
+VAGUE_SUGGEST = 0.35
 OVERVIEW_NEAR = 0.8  # share of the best match an overview needs to go first for a topic word
 # The least match score (fused) an answer needs, whatever the confidence model says.
 ANSWER_FLOOR = 0.25
@@ -132,27 +135,32 @@ class Reply:
     topics: tuple[tuple[str, str], ...] = field(default=())  # (id, title) offered on fallback
 
 
+def build_matcher(knowledge: Knowledge) -> Matcher:
+    """The index of entries and intents the engine searches (and the entry model reads with)."""
+    items = [
+        Item(
+            key=e.id,
+            title=e.title,
+            phrasings=e.phrasings,
+            keywords=e.keywords,
+            body=f"{e.answer} {e.source.section}",
+        )
+        for e in knowledge.entries
+    ]
+    items += [
+        Item(key=INTENT_PREFIX + i.name, title=i.name, phrasings=i.phrasings)
+        for i in knowledge.intents
+    ]
+    return Matcher(items)
+
+
 class Engine:
     def __init__(self, knowledge: Knowledge, thresholds: Thresholds | None = None):
         self.knowledge = knowledge
         self.thresholds = thresholds or Thresholds.load()
         self.crisis = CrisisDetector(knowledge.crisis, knowledge.risk_model)
         self.intents: dict[str, Intent] = {i.name: i for i in knowledge.intents}
-        items = [
-            Item(
-                key=e.id,
-                title=e.title,
-                phrasings=e.phrasings,
-                keywords=e.keywords,
-                body=f"{e.answer} {e.source.section}",
-            )
-            for e in knowledge.entries
-        ]
-        items += [
-            Item(key=INTENT_PREFIX + i.name, title=i.name, phrasings=i.phrasings)
-            for i in knowledge.intents
-        ]
-        self.matcher = Matcher(items)
+        self.matcher = build_matcher(knowledge)
         self.entry_model = self._entry_model(knowledge)
         self._topics = tuple((t.id, t.title) for t in knowledge.topics.values())
         neighbours: dict[str, set[str]] = {e.id: set(e.related) for e in knowledge.entries}
@@ -347,7 +355,7 @@ class Engine:
         # floor, below which the model has seen no questions ("skal du ha" after a thanks).
         if confidence >= t.answer and margin >= t.margin and top.score >= ANSWER_FLOOR and specific:
             return self._decided(top, round(confidence, 4))
-        floor = t.suggest * VAGUE_FLOOR if vague else t.suggest
+        floor = VAGUE_SUGGEST if vague else t.suggest
         # A vague question is judged on the words alone: the entry model cannot know which
         # part of a topic is meant, so its low probabilities say nothing about the topic.
         entries = [h for h in hits if not h.key.startswith(INTENT_PREFIX)

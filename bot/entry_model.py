@@ -11,13 +11,18 @@ its opening. Its classes are the entries, the intents and "none". It learns from
 knowledge base itself (every title, phrasing and keyword list is an example of its entry)
 and, for "none", from every `out_of_scope` list in intents/training/ (questions the
 knowledge base cannot answer, and everyday chat). The crisis model's `not_crisis` lists are
-not used: many of them are questions the knowledge base does answer. It never sees the
-evaluation set.
+not used: many of them are questions the knowledge base does answer.
 
-`python -m bot train-matcher` trains it and writes intents/entry_model.npz. The file
-records a hash of what it learned from; when the knowledge base has changed since, the
-engine trains a fresh model in memory at start (a few seconds) and `python -m bot check`
-reports the stale file.
+`python -m bot train-matcher` also teaches it the train split of the evaluation set
+(tests/eval): members' questions as written, each an example of its expected entry or of
+"none". The test split and the fresh sets stay unseen; the calibration judges answers with
+models that did not see the question (bot/evaluate.py, OutOfFold).
+
+The file intents/entry_model.npz records a hash of the knowledge part of what it learned
+from; when the knowledge base has changed since, the engine trains a fresh model in memory
+at start (a few seconds, without the members' questions, which a deployment does not carry)
+and `python -m bot check` reports the stale file. A second hash covers the members'
+questions; `check` reports it too when tests/eval is there.
 """
 
 from __future__ import annotations
@@ -63,7 +68,8 @@ class EntryModel:
     vocabulary: dict[str, int]
     weights: np.ndarray  # (features, classes); float16 once saved, summed in float32
     bias: np.ndarray  # (classes,)
-    data_sha256: str = ""
+    data_sha256: str = ""  # what it learned from the knowledge base and intents/
+    members_sha256: str = ""  # the members' questions it learned from, "" for none
 
     def __post_init__(self) -> None:
         self.class_index = {c: i for i, c in enumerate(self.classes)}
@@ -87,6 +93,7 @@ class EntryModel:
                 fh, classes=np.array(self.classes),
                 features=np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__)),
                 weights=weights, bias=self.bias.astype(np.float32), data_sha256=np.array(self.data_sha256),
+                members_sha256=np.array(self.members_sha256),
             )
 
     @classmethod
@@ -96,7 +103,8 @@ class EntryModel:
             return cls(classes=[str(c) for c in data["classes"]],
                        vocabulary={f: i for i, f in enumerate(feats)},
                        weights=data["weights"], bias=data["bias"].astype(np.float32),
-                       data_sha256=str(data["data_sha256"]))
+                       data_sha256=str(data["data_sha256"]),
+                       members_sha256=str(data["members_sha256"]) if "members_sha256" in data.files else "")
 
 
 # -- training ------------------------------------------------------------------------------
@@ -128,16 +136,21 @@ def examples_hash(examples: Sequence[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def train(matcher: Matcher, examples: Sequence[tuple[str, str]], *,
+def train(matcher: Matcher, examples: Sequence[tuple[str, str]],
+          members: Sequence[tuple[str, str]] = (), *,
           none_weight: float = TRAINING["none_weight"], l2: float = TRAINING["l2"],
-          epochs: int = int(TRAINING["epochs"]), lr: float = TRAINING["lr"],
-          seed: int = int(TRAINING["seed"])) -> EntryModel:
+          epochs: int = int(TRAINING["epochs"]), lr: float = TRAINING["lr"], seed: int = int(TRAINING["seed"])) -> EntryModel:
     """Fit the softmax regression on (class, text) examples with Adam, full batch.
 
+    `examples` come from the knowledge base and intents/, `members` from members' questions
+    (the evaluation set's train split); both are learnt alike, and hashed apart.
     Each class has the same total weight, except "none", which weighs `none_weight` times
     an ordinary class: it has many examples, and they must not swamp the entries.
     """
     started = time.perf_counter()
+    knowledge_part = examples
+    known = {label for label, _ in examples}
+    examples = [*examples, *((label, text) for label, text in members if label in known and text.strip())]
     classes = sorted({label for label, _ in examples})
     class_index = {c: i for i, c in enumerate(classes)}
     feats = [features(matcher.analyse(text)) for _, text in examples]
@@ -191,7 +204,8 @@ def train(matcher: Matcher, examples: Sequence[tuple[str, str]], *,
             param -= lr * (m / (1 - beta1 ** step)) / (np.sqrt(v / (1 - beta2 ** step)) + eps)
     log.info("entry model: %d examples, %d features, %d classes, trained in %.1f s",
              n, n_feat, n_cls, time.perf_counter() - started)
-    return EntryModel(classes, vocabulary, w, b, examples_hash(examples))
+    return EntryModel(classes, vocabulary, w, b, examples_hash(knowledge_part),
+                      examples_hash(members) if members else "")
 
 
 def knowledge_examples(entries: Iterable[tuple[str, Sequence[str]]], none: Iterable[str]) -> list[tuple[str, str]]:

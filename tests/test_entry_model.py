@@ -10,6 +10,7 @@ import yaml
 
 from bot import entry_model as em
 from bot.engine import Engine
+from bot.evaluate import DEFAULT_EVAL, load_cases, train_members
 from bot.knowledge import load_knowledge
 
 from .conftest import run_bot
@@ -44,12 +45,21 @@ def test_the_shipped_model_learned_from_this_knowledge_base(engine: Engine) -> N
     assert engine.entry_model is engine.knowledge.entry_model
 
 
+def test_the_shipped_model_learned_the_eval_train_split_as_it_is(engine: Engine) -> None:
+    # Members' questions from the train split are training data; the test split is not.
+    members = train_members()
+    assert engine.entry_model.members_sha256 == em.examples_hash(members)
+    test_questions = {c.q for c in load_cases(DEFAULT_EVAL) if c.split == "test"}
+    assert test_questions and not test_questions & {text for _, text in members}
+
+
 def test_a_saved_model_answers_as_before(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / em.MODEL_FILE
     engine.entry_model.save(path)
     loaded = em.EntryModel.load(path)
     assert loaded.classes == engine.entry_model.classes
     assert loaded.data_sha256 == engine.entry_model.data_sha256
+    assert loaded.members_sha256 == engine.entry_model.members_sha256 != ""
     query = engine.matcher.analyse("hvor mange bliver genindlagt inden for 30 dage")
     assert np.allclose(loaded.probabilities(query), engine.entry_model.probabilities(query), atol=1e-3)
 

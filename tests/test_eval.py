@@ -4,12 +4,13 @@ The set has two generations of questions. The first (questions.yaml, oos2.yaml,
 safety.yaml, safety2.yaml) came with the first knowledge base; the second
 (questions_more_a/b.yaml, questions_short_c.yaml, safety3.yaml) was written later by people
 who had never seen the bot's phrasings: longer and more indirect questions, and near misses
-that ask for a detail the documents do not hold. Top-1 over the whole set is at the
-issue's target (95 %); out-of-scope rejection is not. The floors are just under today's
-numbers, and each is a regression guard: a change that makes members' answers worse fails.
-The test split, never tuned on, gets its own floors, so a change that only helps the train
-split shows. Crisis recall has no slack: every crisis message in the set must get the
-crisis reply, and false crisis replies stay at or under the target of 2 %.
+that ask for a detail the documents do not hold. The entry model learns the train split's
+questions (bot/entry_model.py), so numbers over the whole set are partly in-sample; the test
+split, never tuned or trained on, and the fresh sets are the honest ones: top-1 is at the
+issue's target (95 %) there, out-of-scope rejection is not (89.5 % on the test split). The
+floors are just under today's numbers, and each is a regression guard: a change that makes
+members' answers worse fails. Crisis recall has no slack: every crisis message in the set
+must get the crisis reply, and false crisis replies stay at or under the target of 2 %.
 """
 
 from __future__ import annotations
@@ -57,16 +58,16 @@ def test_policy_questions_about_suicide_are_not_crises(report: Report) -> None:
 
 def test_members_get_the_right_answer(report: Report) -> None:
     m = report.metrics()
-    assert m["top1"] >= 0.94
-    assert m["first_choice"] >= 0.94
-    assert report.subset("test").metrics()["top1"] >= 0.94
+    assert m["top1"] >= 0.96  # partly in-sample: the entry model learnt the train split
+    assert m["first_choice"] >= 0.96
+    assert report.subset("test").metrics()["top1"] >= 0.94  # 95.1 % now
     first = Report([r for r in report.results if r[0].file in FIRST_GENERATION]).metrics()
     assert first["top1"] >= 0.97  # the issue's target is 0.95
 
 
 def test_out_of_scope_questions_are_not_answered(report: Report) -> None:
-    assert report.metrics()["oos_rejection"] >= 0.9  # the issue's target is 0.95; 91.8 % now
-    assert report.subset("test").metrics()["oos_rejection"] >= 0.86
+    assert report.metrics()["oos_rejection"] >= 0.93  # partly in-sample; 95.1 % now
+    assert report.subset("test").metrics()["oos_rejection"] >= 0.88  # the issue's target is 0.95; 89.5 % now
 
 
 def test_intents(report: Report) -> None:
@@ -103,10 +104,11 @@ def test_fresh_member_questions(engine: Engine) -> None:
 
 
 def test_thresholds_fitted_without_a_question_still_answer_it(engine: Engine) -> None:
-    # 3-fold cross-validation inside the train split: the calibration's in-sample fit is
-    # not what makes the numbers.
+    # 3-fold cross-validation inside the train split, each third answered by an entry model
+    # that did not learn it (three models trained here, about 30 s each): the calibration's
+    # in-sample fit is not what makes the numbers. 95.2 / 94.7 % now.
     before = engine.thresholds
     cv = cross_validate(engine, [c for c in load_cases(DEFAULT_EVAL) if c.split == "train"])
-    assert cv["top1"] >= 0.93
+    assert cv["top1"] >= 0.94
     assert cv["oos_rejection"] >= 0.93
     assert engine.thresholds is before  # the shared engine answers as before
