@@ -139,7 +139,8 @@ def examples_hash(examples: Sequence[tuple[str, str]]) -> str:
 def train(matcher: Matcher, examples: Sequence[tuple[str, str]],
           members: Sequence[tuple[str, str]] = (), *,
           none_weight: float = TRAINING["none_weight"], l2: float = TRAINING["l2"],
-          epochs: int = int(TRAINING["epochs"]), lr: float = TRAINING["lr"], seed: int = int(TRAINING["seed"])) -> EntryModel:
+          epochs: int = int(TRAINING["epochs"]), lr: float = TRAINING["lr"],
+          seed: int = int(TRAINING["seed"])) -> EntryModel:
     """Fit the softmax regression on (class, text) examples with Adam, full batch.
 
     `examples` come from the knowledge base and intents/, `members` from members' questions
