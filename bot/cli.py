@@ -54,7 +54,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         from bot.evaluate import train_members
 
         members = train_members()
-        if members and knowledge.entry_model.members_sha256 != em.examples_hash(members):
+        if members and knowledge.entry_model.members_sha256 != em.members_hash(members):
             print(f"{INTENTS_DIR / em.MODEL_FILE}:1: the entry model did not learn the evaluation set's "
                   "train split as it is now; run `python -m bot train-matcher`")
             print("1 problem(s) found", file=sys.stderr)
@@ -139,7 +139,7 @@ def cmd_train_matcher(_: argparse.Namespace) -> int:
     members = train_members()
     shipped = knowledge.entry_model
     if (shipped is not None and shipped.data_sha256 == em.examples_hash(examples)
-            and shipped.members_sha256 == (em.examples_hash(members) if members else "")):
+            and shipped.members_sha256 == em.members_hash(members)):
         print(f"{INTENTS_DIR / em.MODEL_FILE} is current; nothing to do")
         return 0
     model = em.train(build_matcher(knowledge), examples, members)

@@ -136,6 +136,11 @@ def examples_hash(examples: Sequence[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
+def members_hash(members: Sequence[tuple[str, str]]) -> str:
+    """The model file's record of the members' questions it learnt; "" for none."""
+    return examples_hash(members) if members else ""
+
+
 def train(matcher: Matcher, examples: Sequence[tuple[str, str]],
           members: Sequence[tuple[str, str]] = (), *,
           none_weight: float = TRAINING["none_weight"], l2: float = TRAINING["l2"],
@@ -205,8 +210,7 @@ def train(matcher: Matcher, examples: Sequence[tuple[str, str]],
             param -= lr * (m / (1 - beta1 ** step)) / (np.sqrt(v / (1 - beta2 ** step)) + eps)
     log.info("entry model: %d examples, %d features, %d classes, trained in %.1f s",
              n, n_feat, n_cls, time.perf_counter() - started)
-    return EntryModel(classes, vocabulary, w, b, examples_hash(knowledge_part),
-                      examples_hash(members) if members else "")
+    return EntryModel(classes, vocabulary, w, b, examples_hash(knowledge_part), members_hash(members))
 
 
 def knowledge_examples(entries: Iterable[tuple[str, Sequence[str]]], none: Iterable[str]) -> list[tuple[str, str]]:
