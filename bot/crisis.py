@@ -11,7 +11,9 @@ The rules, in order (phrase lists in intents/crisis.yaml):
    - with a `personal` word (jeg, min søn, hun, ...) and an `acute` word (nu, i nat) -> crisis;
    - about the `past` and `recovered` since ("for 12 år siden ... i dag har hun det godt")
      -> not a crisis, whatever else;
-   - inside a `policy` frame ("hvad siger FOA om ...") or about the `past` -> not a crisis;
+   - about the `past` -> not a crisis;
+   - about `someone` else (min datter, han) -> crisis, even in a policy frame;
+   - inside a `policy` frame ("hvad siger FOA om ...") -> not a crisis;
    - with a `personal` word, or not phrased as a `question` for information -> crisis.
 Everyday idioms (`harmless`: "jeg dør af grin") are taken out first, and chat spellings
 (`aliases`: "ikk" for "ikke") are read as the word they stand for.
@@ -134,6 +136,7 @@ class CrisisDetector:
         self.past = [_compile(p) for p in crisis.past]
         self.recovered = [_compile(p) for p in crisis.recovered]
         self.acute = [_compile(p) for p in crisis.acute]
+        self.someone = [_compile(p) for p in crisis.someone]
         self.question = [_compile(p) for p in crisis.question]
         self.harmless = [_compile(p) for p in crisis.harmless]
         self.cues = [_compile(p) for p in crisis.cues]
@@ -141,7 +144,7 @@ class CrisisDetector:
         self.closings = frozenset(w for c in crisis.closings for w in words(c))
         self.lexicon = _Lexicon(
             self.signals + self.mentions + self.personal + self.policy + self.past + self.recovered
-            + self.acute + self.question + self.harmless + self.cues
+            + self.acute + self.someone + self.question + self.harmless + self.cues
         )
 
     def _tokens(self, text: str) -> list[str]:
@@ -192,7 +195,13 @@ class CrisisDetector:
             return self._by_cues(hits, seen, personal, framed=False)
         if personal and self._first(self.acute, hits, seen) is not None:
             return mention.source
-        if self._first(self.policy + self.past, hits, seen) is not None:
+        if past:
+            return None
+        if self._first(self.someone, hits, seen) is not None:
+            # "min datter er selvmordstruet, findes der tilbud til pårørende": a relative's
+            # question to the association is still about a person in danger now
+            return mention.source
+        if self._first(self.policy, hits, seen) is not None:
             return None
         if personal or self._first(self.question, hits, seen) is None:
             return mention.source

@@ -31,6 +31,19 @@ def test_crisis_message_gets_the_crisis_reply(engine: Engine, message: str) -> N
     assert "112" in text and "70 201 201" in text and "akutmodtagelse" in text
 
 
+@pytest.mark.parametrize("message", [
+    "min datter er selvmordstruet, findes der tilbud til pårørende",
+    "min søn taler om selvmord, har i en pårørendegruppe",
+    "min datter skader sig selv, hvad siger bedre psykiatri om behandling",
+])
+def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_association(
+        knowledge: Knowledge, message: str) -> None:
+    from bot.crisis import CrisisDetector
+
+    # the phrase lists alone: before session 16 the question frame made these policy questions
+    assert CrisisDetector(knowledge.crisis).is_crisis(message)
+
+
 def test_crisis_reply_wins_over_a_policy_match(engine: Engine) -> None:
     # The message also matches knowledge about bosteder, but risk comes first.
     assert engine.reply("min søn på bostedet vil ikke leve mere").kind == "crisis"
@@ -40,6 +53,8 @@ def test_crisis_reply_wins_over_a_policy_match(engine: Engine) -> None:
     "hvad siger FOA om selvmord på bosteder",
     "hvor mange ansatte på botilbud har oplevet at en borger forsøgte selvmord",
     "hvad foreslår i om selvmordsforebyggende klinikker",
+    "har foreningen kommenteret den nye rapport om selvmord blandt unge mænd",
+    "hvad er foreningens holdning til stofindtagelsesrum og overdosisdødsfald",
 ])
 def test_policy_question_that_mentions_suicide_is_answered_as_policy(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
@@ -63,6 +78,9 @@ def test_an_attempt_long_ago_by_someone_who_is_well_now_is_not_an_emergency(know
     assert phrases.is_crisis("min søster forsøgte selvmord for 12 år siden og nu har hun det svært igen")
     assert phrases.is_crisis(
         "min søster forsøgte selvmord for 12 år siden, hun har det godt, men i aften skrev hun farvel til os")
+    assert not phrases.is_crisis(
+        "min mand var indlagt efter et selvmordsforsøg i 2019. han har det stabilt nu. hvordan taler vi om det")
+    assert phrases.is_crisis("min bror forsøgte selvmord i 2019 og nu truer han igen")
 
 
 @pytest.mark.parametrize("message", [
@@ -77,6 +95,7 @@ def test_an_attempt_long_ago_by_someone_who_is_well_now_is_not_an_emergency(know
     "mum is psychotic and says she has to die to save us. should i call 112?",
     "min mor har lige sendt en besked om at vi skal huske hende som hun var",
     "hjælp hun ånder ikke",  # the engine alone answered it with a fact about bosteder
+    "tænker på at unalive mig selv",
 ])
 def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind == "crisis"
