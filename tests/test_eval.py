@@ -87,10 +87,11 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     report = evaluate(engine, load_cases(HARD_CRISIS))
     m = report.metrics()
     assert m["crisis_recall"] == 1.0
-    # 14.7 % now (the third near-miss set retrained the crisis model); 16.0 % before it, 13.2 %
+    # 12.3 % now, with fresh set G (which came in at 16.9 %) and the crisis model's training
+    # round K of everyday statements; 14.7 % before them (sets B-E and H; 12.6 % now), 13.2 %
     # before the model's lower bar of session 14 (11.2 % without fresh set E, which came in at
-    # 25.8 %); the eval set's own rate is 0.7 %
-    assert m["false_crisis"] <= 0.17
+    # 25.8 %); the eval set's own rate is 0.8 %
+    assert m["false_crisis"] <= 0.15
 
 
 def test_fresh_member_questions(engine: Engine) -> None:
