@@ -11,6 +11,8 @@ The rules, in order (phrase lists in intents/crisis.yaml):
    - with a `personal` word (jeg, min søn, hun, ...) and an `acute` word (nu, i nat) -> crisis;
    - about the `past` and `recovered` since ("for 12 år siden ... i dag har hun det godt")
      -> not a crisis, whatever else;
+   - a `grave` mention (selvmordstanker) with a `personal` word or outside a `policy` frame
+     -> crisis, even in a question or about the past;
    - about the `past` -> not a crisis;
    - about `someone` else (min datter, han) -> crisis, even in a policy frame;
    - inside a `policy` frame ("hvad siger FOA om ...") -> not a crisis;
@@ -137,6 +139,7 @@ class CrisisDetector:
         self.recovered = [_compile(p) for p in crisis.recovered]
         self.acute = [_compile(p) for p in crisis.acute]
         self.someone = [_compile(p) for p in crisis.someone]
+        self.grave = [_compile(p) for p in crisis.grave]
         self.question = [_compile(p) for p in crisis.question]
         self.harmless = [_compile(p) for p in crisis.harmless]
         self.cues = [_compile(p) for p in crisis.cues]
@@ -144,7 +147,7 @@ class CrisisDetector:
         self.closings = frozenset(w for c in crisis.closings for w in words(c))
         self.lexicon = _Lexicon(
             self.signals + self.mentions + self.personal + self.policy + self.past + self.recovered
-            + self.acute + self.someone + self.question + self.harmless + self.cues
+            + self.acute + self.someone + self.grave + self.question + self.harmless + self.cues
         )
 
     def _tokens(self, text: str) -> list[str]:
@@ -195,6 +198,10 @@ class CrisisDetector:
             return self._by_cues(hits, seen, personal, framed=False)
         if personal and self._first(self.acute, hits, seen) is not None:
             return mention.source
+        grave = self._first(self.grave, hits, seen)
+        if grave is not None and (personal or self._first(self.policy, hits, seen) is None):
+            # "hvem kan man tale med om selvmordstanker om natten" may be about the writer
+            return grave.source
         if past:
             return None
         if self._first(self.someone, hits, seen) is not None:

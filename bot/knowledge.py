@@ -202,6 +202,8 @@ class Crisis(_Model):
     personal: Annotated[tuple[Text, ...], Field(min_length=1)]
     policy: Annotated[tuple[Text, ...], Field(min_length=1)]
     acute: tuple[Text, ...] = ()
+    # Mentions that a question alone does not make harmless; a policy frame or the past does.
+    grave: tuple[Text, ...] = ()
     # Another person (a relative, a friend, he or she): a mention about them is a crisis
     # even inside a policy frame; only a past frame cancels it.
     someone: tuple[Text, ...] = ()

@@ -44,6 +44,17 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     assert CrisisDetector(knowledge.crisis).is_crisis(message)
 
 
+@pytest.mark.parametrize("message", [
+    "hvem kan man tale med om selvmordstanker om natten",
+    "jeg har haft selvmordstanker tidligere og de er blevet værre",
+])
+def test_suicidal_thoughts_in_a_question_or_the_past_are_still_a_crisis(knowledge: Knowledge, message: str) -> None:
+    from bot.crisis import CrisisDetector
+
+    # only a policy frame about nobody in particular, or recovery, makes the word harmless
+    assert CrisisDetector(knowledge.crisis).is_crisis(message)
+
+
 def test_crisis_reply_wins_over_a_policy_match(engine: Engine) -> None:
     # The message also matches knowledge about bosteder, but risk comes first.
     assert engine.reply("min søn på bostedet vil ikke leve mere").kind == "crisis"
@@ -55,6 +66,8 @@ def test_crisis_reply_wins_over_a_policy_match(engine: Engine) -> None:
     "hvad foreslår i om selvmordsforebyggende klinikker",
     "har foreningen kommenteret den nye rapport om selvmord blandt unge mænd",
     "hvad er foreningens holdning til stofindtagelsesrum og overdosisdødsfald",
+    "hvad foreslår i for folk med selvmordstanker",  # a crisis phrase for everyone before session 16
+    "er risikoen for at dø større for folk på bosteder",
 ])
 def test_policy_question_that_mentions_suicide_is_answered_as_policy(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
