@@ -97,8 +97,8 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
 def test_fresh_member_questions(engine: Engine) -> None:
     # Written after the knowledge base and the thresholds, by people who saw neither; the
     # calibration never sees them. On arrival: set D top-1 97.5 %, out of scope 95.0 %; set E
-    # 99.2 % and 90.0 %, one false crisis reply; set F 92.9 % and 89.7 %. All three at F's
-    # arrival: 96.7 %, 90.8 %, 2/457.
+    # 99.2 % and 90.0 %, one false crisis reply; set F 92.9 % and 89.7 %; set H 86.9 % and
+    # 90.9 %. All four at H's arrival: 95.3 %, 92.1 %, 1/574.
     m = evaluate(engine, load_cases(FRESH)).metrics()
     assert m["top1"] >= 0.95
     assert m["oos_rejection"] >= 0.9
