@@ -202,7 +202,8 @@ class Crisis(_Model):
     personal: Annotated[tuple[Text, ...], Field(min_length=1)]
     policy: Annotated[tuple[Text, ...], Field(min_length=1)]
     acute: tuple[Text, ...] = ()
-    # Mentions that a question alone does not make harmless; a policy frame or the past does.
+    # Mentions that neither a question nor the past makes harmless: only a policy frame about
+    # nobody in particular, or a past event the person has recovered from.
     grave: tuple[Text, ...] = ()
     # Another person (a relative, a friend, he or she): a mention about them is a crisis
     # even inside a policy frame; only a past frame cancels it.
