@@ -47,11 +47,13 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
 @pytest.mark.parametrize("message", [
     "hvem kan man tale med om selvmordstanker om natten",
     "jeg har haft selvmordstanker tidligere og de er blevet værre",
+    "tænker på at unalive mig selv",  # the internet's word; before session 16 only the model knew it
 ])
-def test_suicidal_thoughts_in_a_question_or_the_past_are_still_a_crisis(knowledge: Knowledge, message: str) -> None:
+def test_suicidal_thoughts_in_a_question_the_past_or_code_are_a_crisis_by_the_phrases_alone(
+        knowledge: Knowledge, message: str) -> None:
     from bot.crisis import CrisisDetector
 
-    # only a policy frame about nobody in particular, or recovery, makes the word harmless
+    # only a policy frame about nobody in particular, or recovery, makes "selvmordstanker" harmless
     assert CrisisDetector(knowledge.crisis).is_crisis(message)
 
 
@@ -108,7 +110,6 @@ def test_an_attempt_long_ago_by_someone_who_is_well_now_is_not_an_emergency(know
     "mum is psychotic and says she has to die to save us. should i call 112?",
     "min mor har lige sendt en besked om at vi skal huske hende som hun var",
     "hjælp hun ånder ikke",  # the engine alone answered it with a fact about bosteder
-    "tænker på at unalive mig selv",
 ])
 def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind == "crisis"
