@@ -14,7 +14,8 @@ The rules, in order (phrase lists in intents/crisis.yaml):
    - a `grave` mention (selvmordstanker) with a `personal` word or outside a `policy` frame
      -> crisis, even in a question or about the past;
    - about the `past` -> not a crisis;
-   - about `someone` else (min datter, han) -> crisis, even in a policy frame;
+   - one of `someone_mentions` (selvmord, selvskade, overdosis) about `someone` in
+     particular (min datter, han) -> crisis, even in a policy frame;
    - inside a `policy` frame ("hvad siger FOA om ...") -> not a crisis;
    - with a `personal` word, or not phrased as a `question` for information -> crisis.
 Everyday idioms (`harmless`: "jeg dør af grin") are taken out first, and chat spellings
@@ -139,6 +140,7 @@ class CrisisDetector:
         self.recovered = [_compile(p) for p in crisis.recovered]
         self.acute = [_compile(p) for p in crisis.acute]
         self.someone = [_compile(p) for p in crisis.someone]
+        self.someone_mentions = [_compile(p) for p in crisis.someone_mentions]
         self.grave = [_compile(p) for p in crisis.grave]
         self.question = [_compile(p) for p in crisis.question]
         self.harmless = [_compile(p) for p in crisis.harmless]
@@ -147,7 +149,7 @@ class CrisisDetector:
         self.closings = frozenset(w for c in crisis.closings for w in words(c))
         self.lexicon = _Lexicon(
             self.signals + self.mentions + self.personal + self.policy + self.past + self.recovered
-            + self.acute + self.someone + self.grave + self.question + self.harmless + self.cues
+            + self.acute + self.someone + self.someone_mentions + self.grave + self.question + self.harmless + self.cues
         )
 
     def _tokens(self, text: str) -> list[str]:
@@ -204,10 +206,11 @@ class CrisisDetector:
             return grave.source
         if past:
             return None
-        if self._first(self.someone, hits, seen) is not None:
+        danger = self._first(self.someone_mentions, hits, seen)
+        if danger is not None and self._first(self.someone, hits, seen) is not None:
             # "min datter er selvmordstruet, findes der tilbud til pårørende": a relative's
             # question to the association is still about a person in danger now
-            return mention.source
+            return danger.source
         if self._first(self.policy, hits, seen) is not None:
             return None
         if personal or self._first(self.question, hits, seen) is None:

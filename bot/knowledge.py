@@ -205,9 +205,10 @@ class Crisis(_Model):
     # Mentions that neither a question nor the past makes harmless: only a policy frame about
     # nobody in particular, or a past event the person has recovered from.
     grave: tuple[Text, ...] = ()
-    # Another person (a relative, a friend, he or she): a mention about them is a crisis
-    # even inside a policy frame; only a past frame cancels it.
+    # A particular other person (min søn, hun): one of `someone_mentions` about them is a
+    # crisis even inside a policy frame; only a past frame cancels it.
     someone: tuple[Text, ...] = ()
+    someone_mentions: tuple[Text, ...] = ()
     question: tuple[Text, ...] = ()
     harmless: tuple[Text, ...] = ()
     cues: tuple[Text, ...] = ()

@@ -122,6 +122,7 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "vi holder en temaaften om selvmord for pårørende i lokalforeningen",
     "jeg vil gerne teste min viden",
     "hvor mange overdoser ser de psykiatriske akutmodtagelser",  # one letter from "overdosed"
+    "min mor er død, har i en sorggruppe",  # grief, not danger: "død" is no reason to overrule the question
 ])
 def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"

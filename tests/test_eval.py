@@ -87,8 +87,8 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     report = evaluate(engine, load_cases(HARD_CRISIS))
     m = report.metrics()
     assert m["crisis_recall"] == 1.0
-    # 12.1 % now, with fresh set G (which came in at 16.9 %) and the crisis model's training
-    # round K of everyday statements; 14.7 % before them (the other five sets; 12.2 % now), 13.2 %
+    # 11.9 % now, with fresh set G (which came in at 16.9 %) and the crisis model's training
+    # round K of everyday statements; 14.7 % before them (the other five sets; 12.1 % now), 13.2 %
     # before the model's lower bar of session 14 (11.2 % without fresh set E, which came in at
     # 25.8 %); the eval set's own rate is 0.6 %
     assert m["false_crisis"] <= 0.15
