@@ -35,6 +35,7 @@ def test_crisis_message_gets_the_crisis_reply(engine: Engine, message: str) -> N
     "min datter er selvmordstruet, findes der tilbud til pårørende",
     "min søn taler om selvmord, har i en pårørendegruppe",
     "min datter skader sig selv, hvad siger bedre psykiatri om behandling",
+    "min datter har mistet sit job og taler om selvmord",
 ])
 def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_association(
         knowledge: Knowledge, message: str) -> None:
@@ -123,6 +124,7 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "jeg vil gerne teste min viden",
     "hvor mange overdoser ser de psykiatriske akutmodtagelser",  # one letter from "overdosed"
     "min mor er død, har i en sorggruppe",  # grief, not danger: "død" is no reason to overrule the question
+    "min datter begik selvmord, har i tilbud til efterladte",
 ])
 def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
