@@ -133,7 +133,9 @@ class CrisisDetector:
         self.crisis = crisis
         self.model = model
         self.signals = [_compile(p) for p in crisis.signals]
-        self.mentions = [_compile(p) for p in crisis.mentions]
+        # `grave` and `someone_mentions` are mentions too, whether or not `mentions` repeats them
+        self.mentions = [_compile(p) for p in dict.fromkeys((*crisis.mentions, *crisis.grave,
+                                                             *crisis.someone_mentions))]
         self.personal = [_compile(p) for p in crisis.personal]
         self.policy = [_compile(p) for p in crisis.policy]
         self.past = [_compile(p) for p in crisis.past]
