@@ -49,6 +49,8 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     "hvem kan man tale med om selvmordstanker om natten",
     "jeg har haft selvmordstanker tidligere og de er blevet værre",
     "tænker på at unalive mig selv",  # the internet's word; before session 16 only the model knew it
+    "hvorfor skal jeg overhovedet blive ved",  # going on with life; before session 17 the model missed it
+    "jeg orker ikke at blive ved",
 ])
 def test_suicidal_thoughts_in_a_question_the_past_or_code_are_a_crisis_by_the_phrases_alone(
         knowledge: Knowledge, message: str) -> None:
@@ -71,6 +73,7 @@ def test_crisis_reply_wins_over_a_policy_match(engine: Engine) -> None:
     "hvad er foreningens holdning til stofindtagelsesrum og overdosisdødsfald",
     "hvad foreslår i for folk med selvmordstanker",  # a crisis phrase for everyone before session 16
     "er risikoen for at dø større for folk på bosteder",
+    "hvorfor bliver regionen ved med at lukke sengepladser",  # "blive ved" only ends a crisis message
 ])
 def test_policy_question_that_mentions_suicide_is_answered_as_policy(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
