@@ -143,6 +143,7 @@ class CrisisDetector:
         self.acute = [_compile(p) for p in crisis.acute]
         self.someone = [_compile(p) for p in crisis.someone]
         self.someone_mentions = [_compile(p) for p in crisis.someone_mentions]
+        self.first_person = [_compile(p) for p in crisis.first_person]
         self.grave = [_compile(p) for p in crisis.grave]
         self.question = [_compile(p) for p in crisis.question]
         self.harmless = [_compile(p) for p in crisis.harmless]
@@ -151,7 +152,7 @@ class CrisisDetector:
         self.closings = frozenset(w for c in crisis.closings for w in words(c))
         self.lexicon = _Lexicon(
             self.signals + self.mentions + self.personal + self.policy + self.past + self.recovered
-            + self.acute + self.someone + self.someone_mentions + self.grave + self.question + self.harmless + self.cues
+            + self.acute + self.someone + self.first_person + self.someone_mentions + self.grave + self.question + self.harmless + self.cues
         )
 
     def _tokens(self, text: str) -> list[str]:
@@ -200,10 +201,13 @@ class CrisisDetector:
         if past and self._first(self.recovered, hits, seen) is not None:
             # The mention is over; fresh cues still count ("... men i aften skrev hun farvel").
             return self._by_cues(hits, seen, personal, framed=False)
-        if personal and self._first(self.acute, hits, seen) is not None:
+        policy = self._first(self.policy, hits, seen) is not None
+        if personal and self._first(self.acute, hits, seen) is not None and (
+                not policy or self._first(self.someone + self.first_person, hits, seen) is not None):
+            # "hvor mange pårørende oplever at deres barn forsøger selvmord" asks for a figure
             return mention.source
         grave = self._first(self.grave, hits, seen)
-        if grave is not None and (personal or self._first(self.policy, hits, seen) is None):
+        if grave is not None and (personal or not policy):
             # "hvem kan man tale med om selvmordstanker om natten" may be about the writer
             return grave.source
         if past:
@@ -213,7 +217,7 @@ class CrisisDetector:
             # "min datter er selvmordstruet, findes der tilbud til pårørende": a relative's
             # question to the association is still about a person in danger now
             return danger.source
-        if self._first(self.policy, hits, seen) is not None:
+        if policy:
             return None
         if personal or self._first(self.question, hits, seen) is None:
             return mention.source

@@ -208,6 +208,9 @@ class Crisis(_Model):
     # A particular other person (min søn, hun): one of `someone_mentions` about them is a
     # crisis even inside a policy frame; only a past frame cancels it.
     someone: tuple[Text, ...] = ()
+    # The writer (jeg, min, vores): with `someone`, what makes an `acute` word urgent inside a
+    # policy frame; a statistics question about "deres barn" in general is not about anyone.
+    first_person: tuple[Text, ...] = ()
     someone_mentions: tuple[Text, ...] = ()
     question: tuple[Text, ...] = ()
     harmless: tuple[Text, ...] = ()

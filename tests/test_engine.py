@@ -36,6 +36,7 @@ def test_crisis_message_gets_the_crisis_reply(engine: Engine, message: str) -> N
     "min søn taler om selvmord, har i en pårørendegruppe",
     "min datter skader sig selv, hvad siger bedre psykiatri om behandling",
     "min datter har mistet sit job og taler om selvmord",
+    "jeg har forsøgt selvmord i dag, hvad gør regionen",  # the writer, acute, in a policy frame
 ])
 def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_association(
         knowledge: Knowledge, message: str) -> None:
@@ -74,6 +75,7 @@ def test_crisis_reply_wins_over_a_policy_match(engine: Engine) -> None:
     "hvad foreslår i for folk med selvmordstanker",  # a crisis phrase for everyone before session 16
     "er risikoen for at dø større for folk på bosteder",
     "hvorfor bliver regionen ved med at lukke sengepladser",  # "blive ved" only ends a crisis message
+    "hvor mange pårørende oplever at deres barn forsøger selvmord",  # nobody in particular
 ])
 def test_policy_question_that_mentions_suicide_is_answered_as_policy(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
