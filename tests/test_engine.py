@@ -37,6 +37,9 @@ def test_crisis_message_gets_the_crisis_reply(engine: Engine, message: str) -> N
     "min datter skader sig selv, hvad siger bedre psykiatri om behandling",
     "min datter har mistet sit job og taler om selvmord",
     "jeg har forsøgt selvmord i dag, hvad gør regionen",  # the writer, acute, in a policy frame
+    "min datter er selvskadende, findes der tilbud til pårørende",
+    "hun selvskader hver nat, hvad gør kommunen",
+    "min søn er til fare for sig selv, hvad kan regionen gøre",
 ])
 def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_association(
         knowledge: Knowledge, message: str) -> None:
@@ -130,6 +133,12 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "hvor mange overdoser ser de psykiatriske akutmodtagelser",  # one letter from "overdosed"
     "min mor er død, har i en sorggruppe",  # grief, not danger: "død" is no reason to overrule the question
     "min datter begik selvmord, har i tilbud til efterladte",
+    # false alarms in session 17's fresh set I
+    "er covid vaccinen farlig for gravide",
+    "mit barnebarn slår mig ihjel i kortspil hver søndag haha",
+    "det møde på rådhuset i går var så kedeligt at jeg troede jeg skulle dø",
+    "min datter har en personlighedsforstyrrelse med selvskade og bliver genindlagt igen og igen, "
+    "har alliancen skrevet noget om den gruppe",
 ])
 def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
