@@ -192,7 +192,12 @@ class CrisisDetector:
             return None
         signal = self._first(self.signals, hits, seen)
         if signal is not None:
-            return signal.source
+            if self._first(self.past, hits, seen) is None or self._first(self.recovered, hits, seen) is None:
+                return signal.source
+            # "for to år siden forsøgte min søn at tage sit liv, nu har han det godt": over, as
+            # for a mention; fresh cues still count ("... men i aften skrev han farvel")
+            personal = self._first(self.personal, hits, seen) is not None
+            return self._by_cues(hits, seen, personal, framed=False)
         mention = self._first(self.mentions, hits, seen)
         personal = self._first(self.personal, hits, seen) is not None
         if mention is None:

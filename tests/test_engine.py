@@ -105,6 +105,10 @@ def test_an_attempt_long_ago_by_someone_who_is_well_now_is_not_an_emergency(know
     assert not phrases.is_crisis(
         "min mand var indlagt efter et selvmordsforsøg i 2019. han har det stabilt nu. hvordan taler vi om det")
     assert phrases.is_crisis("min bror forsøgte selvmord i 2019 og nu truer han igen")
+    # the same for a signal phrase (session 17): over, unless fresh cues say otherwise
+    assert not phrases.is_crisis("for to år siden forsøgte min søn at tage sit liv, nu har han det godt")
+    assert phrases.is_crisis(
+        "for to år siden forsøgte min søn at tage sit liv, han har det godt, men i aften skrev han farvel til alle")
 
 
 @pytest.mark.parametrize("message", [
@@ -138,7 +142,8 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "mit barnebarn slår mig ihjel i kortspil hver søndag haha",
     "det møde på rådhuset i går var så kedeligt at jeg troede jeg skulle dø",
     "min datter har en personlighedsforstyrrelse med selvskade og bliver genindlagt igen og igen, "
-    "har alliancen skrevet noget om den gruppe",
+    "har alliancen skrevet noget om den gruppe",    # a signal phrase about a past the person has recovered from (session 17)
+    "for to år siden forsøgte min søn at tage sit eget liv, nu har han det godt. hvad gør i for pårørende",
 ])
 def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
