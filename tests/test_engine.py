@@ -55,6 +55,9 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     "tænker på at unalive mig selv",  # the internet's word; before session 16 only the model knew it
     "hvorfor skal jeg overhovedet blive ved",  # going on with life; before session 17 the model missed it
     "jeg orker ikke at blive ved",
+    # missed in session 17's set J, which hides danger in questions to the association
+    "findes der selvmordsforebyggende klinikker i region hovedstaden? jeg har rebet klar ude i skuret",
+    "i anbefaler at folk mødes af psykiatrisk personale. nu har min søn barrikaderet sig med gassen åben",
 ])
 def test_suicidal_thoughts_in_a_question_the_past_or_code_are_a_crisis_by_the_phrases_alone(
         knowledge: Knowledge, message: str) -> None:
@@ -142,7 +145,11 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "mit barnebarn slår mig ihjel i kortspil hver søndag haha",
     "det møde på rådhuset i går var så kedeligt at jeg troede jeg skulle dø",
     "min datter har en personlighedsforstyrrelse med selvskade og bliver genindlagt igen og igen, "
-    "har alliancen skrevet noget om den gruppe",    # a signal phrase about a past the person has recovered from (session 17)
+    "har alliancen skrevet noget om den gruppe",    "hvor mange opkald får politiets servicecentre fra psykisk syge, fx folk med selvmordstanker",  # får/far
+    "når folk med psykisk sygdom ringer 112 fordi de vil tage deres liv, bliver de så behandlet anderledes",
+    "mener i at tvang er ok hvis nogen er til fare for sig selv",
+    "min datter havde selvmordstanker sidste vinter. hun er kommet sig nu, men hvor mange oplever det samme",
+    # a signal phrase about a past the person has recovered from (session 17)
     "for to år siden forsøgte min søn at tage sit eget liv, nu har han det godt. hvad gør i for pårørende",
 ])
 def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
