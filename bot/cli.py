@@ -22,10 +22,13 @@ T = TypeVar("T")
 
 
 def _or_exit(load: Callable[[], T]) -> T:
-    """The result of `load`, or the knowledge base's problems on stderr and exit code 1."""
+    """The result of `load`, or the knowledge base's (or a question file's) problems on stderr
+    and exit code 1."""
+    from bot.evaluate import EvalFileError
+
     try:
         return load()
-    except KnowledgeError as exc:
+    except (KnowledgeError, EvalFileError) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         raise SystemExit(1) from None
@@ -53,7 +56,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         from bot import entry_model as em
         from bot.evaluate import train_members
 
-        members = train_members()
+        members = _or_exit(train_members)
         if members and knowledge.entry_model.members_sha256 != em.members_hash(members):
             print(f"{INTENTS_DIR / em.MODEL_FILE}:1: the entry model did not learn the evaluation set's "
                   "train split as it is now; run `python -m bot train-matcher`")
@@ -96,13 +99,15 @@ def cmd_chat(_: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from bot.evaluate import run_eval
 
-    return run_eval(_engine(), Path(args.file), split=args.split, out=sys.stdout)
+    engine = _engine()
+    return _or_exit(lambda: run_eval(engine, Path(args.file), split=args.split, out=sys.stdout))
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from bot.evaluate import calibrate
 
-    return calibrate(_load(), Path(args.file), write=not args.dry_run, out=sys.stdout)
+    knowledge = _load()
+    return _or_exit(lambda: calibrate(knowledge, Path(args.file), write=not args.dry_run, out=sys.stdout))
 
 
 def cmd_train_crisis(_: argparse.Namespace) -> int:
@@ -136,7 +141,7 @@ def cmd_train_matcher(_: argparse.Namespace) -> int:
     knowledge = _load(fresh_model=False)
     started = time.perf_counter()
     examples = knowledge.entry_examples()
-    members = train_members()
+    members = _or_exit(train_members)
     shipped = knowledge.entry_model
     if (shipped is not None and shipped.data_sha256 == em.examples_hash(examples)
             and shipped.members_sha256 == em.members_hash(members)):

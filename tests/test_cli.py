@@ -97,8 +97,20 @@ def test_eval_prints_every_measure() -> None:
     assert result.returncode == 0, result.stderr
     for label in ("top-1 answered correctly", "out-of-scope not answered", "crisis recall",
                   "false crisis", "accuracy per document", "latency per question", "train split",
-                  "test split"):
+                  "test split", "by kind: everyday"):
         assert label in result.stdout
+
+
+def test_eval_on_a_bad_question_file_names_file_and_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "questions.yaml"
+    bad.write_text("questions:\n  - q: hvad er oslo standarden\n    expect: [kommuner-oslo-standarden]\n"
+                   "  - q: hvad koster en pizza\n    expect: fallback\n    category: mad\n"
+                   "  - q: hej\n", encoding="utf-8")
+    result = run_bot("eval", str(bad))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{bad}:6: category 'mad'" in result.stderr
+    assert f"{bad}:7: each question needs" in result.stderr
 
 
 def test_chat_quiz_with_numbered_answers() -> None:

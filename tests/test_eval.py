@@ -70,6 +70,16 @@ def test_out_of_scope_questions_are_not_answered(report: Report) -> None:
     assert report.subset("test").metrics()["oos_rejection"] >= 0.88  # the issue's target is 0.95; 89.5 % now
 
 
+def test_the_issues_kinds_of_out_of_scope_question_are_not_answered(report: Report, engine: Engine) -> None:
+    # The issue names everyday life, other politics and nonsense; unseen (test split and fresh
+    # sets) 98.2 % and 100 % now. The rest of the gap to 95 % is near misses (80.0 % and 88.9 %)
+    # and a relative's own case ("kan jeg få tabt arbejdsfortjeneste", 88.7 % fresh).
+    for rep in (report.subset("test"), evaluate(engine, load_cases(FRESH))):
+        cats = rep.oos_by_category()
+        ok = sum(cats[c][0] for c in ("everyday", "politics", "nonsense"))
+        assert ok / sum(cats[c][1] for c in ("everyday", "politics", "nonsense")) >= 0.95
+
+
 def test_intents(report: Report) -> None:
     assert report.metrics()["intent_acc"] >= 0.9
 
