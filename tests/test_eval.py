@@ -97,11 +97,14 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     report = evaluate(engine, load_cases(HARD_CRISIS))
     m = report.metrics()
     assert m["crisis_recall"] == 1.0
-    # 11.9 % now, with fresh set G (which came in at 16.9 %) and the crisis model's training
-    # round K of everyday statements; 14.7 % before them (the other five sets; 12.1 % now), 13.2 %
+    # 11.1 % now, with set J of session 17 (policy questions and hidden crises; it came in at
+    # 13.0 % and with two crisis messages missed), fresh set G (which came in at 16.9 %) and the
+    # crisis model's training round K of everyday statements; 14.7 % before G and K, 13.2 %
     # before the model's lower bar of session 14 (11.2 % without fresh set E, which came in at
     # 25.8 %); the eval set's own rate is 0.6 %
     assert m["false_crisis"] <= 0.15
+    policy = [r for r in report.results if r[0].group == "policy-suicide"]
+    assert sum(r[1].kind != "crisis" for r in policy) / len(policy) >= 0.9  # 92.6 % now (set J)
 
 
 def test_fresh_member_questions(engine: Engine) -> None:
