@@ -58,6 +58,10 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     # missed in session 17's set J, which hides danger in questions to the association
     "findes der selvmordsforebyggende klinikker i region hovedstaden? jeg har rebet klar ude i skuret",
     "i anbefaler at folk mødes af psykiatrisk personale. nu har min søn barrikaderet sig med gassen åben",
+    # missed in session 17's set K: a concrete place and means, in a side remark
+    "min far står nede ved åen og siger at vandet kalder på ham",
+    "jeg skriver en klage til regionen. han sidder i sin bil og skriver at han vil køre ud over kajkanten",
+    "min datter har skåret sig på halsen og jeg kan ikke få det til at stoppe",  # not a kitchen accident
 ])
 def test_suicidal_thoughts_in_a_question_the_past_or_code_are_a_crisis_by_the_phrases_alone(
         knowledge: Knowledge, message: str) -> None:
@@ -149,6 +153,8 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "når folk med psykisk sygdom ringer 112 fordi de vil tage deres liv, bliver de så behandlet anderledes",
     "mener i at tvang er ok hvis nogen er til fare for sig selv",
     "min datter havde selvmordstanker sidste vinter. hun er kommet sig nu, men hvor mange oplever det samme",
+    "min søn skar sig på en kartoffelkniv i madlavningen på bostedet og fik to sting",
+    "er der stadig vejarbejde på lillebæltsbroen? jeg skal til mødet i vejle",
     # a signal phrase about a past the person has recovered from (session 17)
     "for to år siden forsøgte min søn at tage sit eget liv, nu har han det godt. hvad gør i for pårørende",
 ])
