@@ -62,6 +62,11 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     "min far står nede ved åen og siger at vandet kalder på ham",
     "jeg skriver en klage til regionen. han sidder i sin bil og skriver at han vil køre ud over kajkanten",
     "min datter har skåret sig på halsen og jeg kan ikke få det til at stoppe",  # not a kitchen accident
+    # missed in session 17's set M
+    "er træt af at være en byrde for min familie. har lavet en mail til dem der bliver sendt i morgen",
+    "far er gået ned i kælderen med en forlængerledning og siger at vi ikke må komme ned",
+    "min mor har låst sig inde på badeværelset for en time siden og svarer ikke",
+    "min far sidder med sin jagtbøsse i skødet og græder",
 ])
 def test_suicidal_thoughts_in_a_question_the_past_or_code_are_a_crisis_by_the_phrases_alone(
         knowledge: Knowledge, message: str) -> None:

@@ -97,9 +97,10 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     report = evaluate(engine, load_cases(HARD_CRISIS))
     m = report.metrics()
     assert m["crisis_recall"] == 1.0
-    # 12.1 % now, with sets J and K of session 17 (J: policy questions and hidden crises, came
-    # in at 13.0 % false with two crisis messages missed; K: crises in ordinary words and
-    # everyday messages that share them, came in at 30.5 % with two missed), fresh set G (which came in at 16.9 %) and the
+    # 11.6 % now, with sets J, K and M of session 17 (J: policy questions and hidden crises,
+    # came in at 13.0 % false with two crisis messages missed; K and M: crises in ordinary
+    # words and everyday messages that share them, came in at 30.5 % and 26.7 % with two
+    # missed each; M after the model's training round L), fresh set G (which came in at 16.9 %) and the
     # crisis model's training round K of everyday statements; 14.7 % before G and K, 13.2 %
     # before the model's lower bar of session 14 (11.2 % without fresh set E, which came in at
     # 25.8 %); the eval set's own rate is 0.6 %
