@@ -7,7 +7,8 @@ who had never seen the bot's phrasings: longer and more indirect questions, and 
 that ask for a detail the documents do not hold. The entry model learns the train split's
 questions (bot/entry_model.py), so numbers over the whole set are partly in-sample; the test
 split, never tuned or trained on, and the fresh sets are the honest ones: top-1 is at the
-issue's target (95 %) there, out-of-scope rejection is not (89.5 % on the test split). The
+issue's target (95 %) there, out-of-scope rejection is not (90.2 % on the test split: 100 %
+for everyday life, other politics, nonsense and other health, 80 % for near misses). The
 floors are just under today's numbers, and each is a regression guard: a change that makes
 members' answers worse fails. Crisis recall has no slack: every crisis message in the set
 must get the crisis reply, and false crisis replies stay at or under the target of 2 %.
@@ -60,20 +61,21 @@ def test_members_get_the_right_answer(report: Report) -> None:
     m = report.metrics()
     assert m["top1"] >= 0.96  # partly in-sample: the entry model learnt the train split
     assert m["first_choice"] >= 0.96
-    assert report.subset("test").metrics()["top1"] >= 0.94  # 95.1 % now
+    assert report.subset("test").metrics()["top1"] >= 0.94  # 95.5 % now
     first = Report([r for r in report.results if r[0].file in FIRST_GENERATION]).metrics()
     assert first["top1"] >= 0.97  # the issue's target is 0.95
 
 
 def test_out_of_scope_questions_are_not_answered(report: Report) -> None:
-    assert report.metrics()["oos_rejection"] >= 0.93  # partly in-sample; 95.1 % now
-    assert report.subset("test").metrics()["oos_rejection"] >= 0.88  # the issue's target is 0.95; 89.5 % now
+    assert report.metrics()["oos_rejection"] >= 0.93  # partly in-sample; 95.5 % now
+    assert report.subset("test").metrics()["oos_rejection"] >= 0.88  # the issue's target is 0.95; 90.2 % now
 
 
 def test_the_issues_kinds_of_out_of_scope_question_are_not_answered(report: Report, engine: Engine) -> None:
     # The issue names everyday life, other politics and nonsense; unseen (test split and fresh
-    # sets) 98.2 % and 100 % now. The rest of the gap to 95 % is near misses (80.0 % and 88.9 %)
-    # and a relative's own case ("kan jeg få tabt arbejdsfortjeneste", 88.7 % fresh).
+    # sets) 100 % now (57/57 and 89/89). The gap to 95 % over all out-of-scope questions is near
+    # misses (80.0 % and 88.9 %) and a relative's own case ("kan jeg få tabt
+    # arbejdsfortjeneste", 88.7 % fresh).
     for rep in (report.subset("test"), evaluate(engine, load_cases(FRESH))):
         cats = rep.oos_by_category()
         ok = sum(cats[c][0] for c in ("everyday", "politics", "nonsense"))
@@ -103,7 +105,7 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     # missed each; M after the model's training round L), fresh set G (which came in at 16.9 %) and the
     # crisis model's training round K of everyday statements; 14.7 % before G and K, 13.2 %
     # before the model's lower bar of session 14 (11.2 % without fresh set E, which came in at
-    # 25.8 %); the eval set's own rate is 0.6 %
+    # 25.8 %); the eval set's own rate is 0.4 %
     assert m["false_crisis"] <= 0.15
     policy = [r for r in report.results if r[0].group == "policy-suicide"]
     assert sum(r[1].kind != "crisis" for r in policy) / len(policy) >= 0.9  # 92.6 % now (set J)
