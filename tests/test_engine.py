@@ -67,6 +67,9 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     "far er gået ned i kælderen med en forlængerledning og siger at vi ikke må komme ned",
     "min mor har låst sig inde på badeværelset for en time siden og svarer ikke",
     "min far sidder med sin jagtbøsse i skødet og græder",
+    # missed in session 17's set N
+    "hvordan binder man en løkke der kan holde en voksen persons vægt",
+    "føler mig som en npc der skal despawnes. har en plan, mangler bare modet",
 ])
 def test_suicidal_thoughts_in_a_question_the_past_or_code_are_a_crisis_by_the_phrases_alone(
         knowledge: Knowledge, message: str) -> None:
@@ -160,6 +163,9 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "min datter havde selvmordstanker sidste vinter. hun er kommet sig nu, men hvor mange oplever det samme",
     "min søn skar sig på en kartoffelkniv i madlavningen på bostedet og fik to sting",
     "er der stadig vejarbejde på lillebæltsbroen? jeg skal til mødet i vejle",
+    "hvad mener lars løkke om psykiatrien",  # "løkke" only with binde or vægt
+    "tog to panodil mod hovedpine efter festen i går, hvornår må jeg tage flere",
+    "havde selvmordstanker som 16 årig men det er mange år siden og jeg har det godt nu",
     # a signal phrase about a past the person has recovered from (session 17)
     "for to år siden forsøgte min søn at tage sit eget liv, nu har han det godt. hvad gør i for pårørende",
 ])
