@@ -70,6 +70,8 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     # missed in session 17's set N
     "hvordan binder man en løkke der kan holde en voksen persons vægt",
     "føler mig som en npc der skal despawnes. har en plan, mangler bare modet",
+    # missed in session 17's set O: psychosis with danger to someone else
+    "min kone er udskrevet i dag. hun siger at djævelen bor i vores barnebarn og at hun skal hjælpe den ud af ham",
 ])
 def test_suicidal_thoughts_in_a_question_the_past_or_code_are_a_crisis_by_the_phrases_alone(
         knowledge: Knowledge, message: str) -> None:
