@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-
 from bot import entry_model as em
 from bot import yamlload
 from bot.engine import INTENT_PREFIX, THRESHOLDS_FILE, ConfidenceModel, Engine, Reply, Thresholds

@@ -158,8 +158,8 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "er covid vaccinen farlig for gravide",
     "mit barnebarn slår mig ihjel i kortspil hver søndag haha",
     "det møde på rådhuset i går var så kedeligt at jeg troede jeg skulle dø",
-    "min datter har en personlighedsforstyrrelse med selvskade og bliver genindlagt igen og igen, "
-    "har alliancen skrevet noget om den gruppe",    "hvor mange opkald får politiets servicecentre fra psykisk syge, fx folk med selvmordstanker",  # får/far
+    ("min datter har en personlighedsforstyrrelse med selvskade og bliver genindlagt igen og igen, "
+     "har alliancen skrevet noget om den gruppe"),    "hvor mange opkald får politiets servicecentre fra psykisk syge, fx folk med selvmordstanker",  # får/far
     "når folk med psykisk sygdom ringer 112 fordi de vil tage deres liv, bliver de så behandlet anderledes",
     "mener i at tvang er ok hvis nogen er til fare for sig selv",
     "min datter havde selvmordstanker sidste vinter. hun er kommet sig nu, men hvor mange oplever det samme",
