@@ -38,6 +38,10 @@ GAP = "..."
 END = "$"
 MAX_GAP = 3
 TYPO_MIN = 7  # words at least this long may carry one typo
+# A count of at least this many pills ("min søn har 40 sobril i hånden", "tog 25 piller") is
+# a signal; a count reads as NUMBER, which no message word can be (words are letters and digits).
+MANY_PILLS = 20
+NUMBER = "#n"
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,7 @@ class CrisisDetector:
         self.someone_mentions = [_compile(p) for p in crisis.someone_mentions]
         self.first_person = [_compile(p) for p in crisis.first_person]
         self.grave = [_compile(p) for p in crisis.grave]
+        self.doses = [_Pattern((NUMBER, *_compile(d).parts), f"{MANY_PILLS}+ {d}") for d in crisis.doses]
         self.question = [_compile(p) for p in crisis.question]
         self.harmless = [_compile(p) for p in crisis.harmless]
         self.cues = [_compile(p) for p in crisis.cues]
@@ -152,7 +157,8 @@ class CrisisDetector:
         self.closings = frozenset(w for c in crisis.closings for w in words(c))
         self.lexicon = _Lexicon(
             self.signals + self.mentions + self.personal + self.policy + self.past + self.recovered
-            + self.acute + self.someone + self.first_person + self.someone_mentions + self.grave + self.question + self.harmless + self.cues
+            + self.acute + self.someone + self.first_person + self.someone_mentions + self.grave
+            + self.question + self.harmless + self.cues + self.doses
         )
 
     def _tokens(self, text: str) -> list[str]:
@@ -180,7 +186,8 @@ class CrisisDetector:
 
     def _read(self, text: str) -> tuple[list[frozenset[str]], frozenset[str]]:
         """Per word of the message, the phrase words it can be; and all of them together."""
-        hits = [self.lexicon.hits(t) for t in self._tokens(text)]
+        hits = [self.lexicon.hits(t) | ({NUMBER} if t.isdigit() and int(t) >= MANY_PILLS else set())
+                for t in self._tokens(text)]
         return hits, frozenset().union(*hits)
 
     def reason(self, text: str) -> str | None:
@@ -190,7 +197,7 @@ class CrisisDetector:
     def _reason(self, hits: list[frozenset[str]], seen: frozenset[str]) -> str | None:
         if not seen:
             return None
-        signal = self._first(self.signals, hits, seen)
+        signal = self._first(self.signals + self.doses, hits, seen)
         if signal is not None:
             if self._first(self.past, hits, seen) is None or self._first(self.recovered, hits, seen) is None:
                 return signal.source

@@ -212,6 +212,8 @@ class Crisis(_Model):
     # policy frame; a statistics question about "deres barn" in general is not about anyone.
     first_person: tuple[Text, ...] = ()
     someone_mentions: tuple[Text, ...] = ()
+    # Pills and medicines: a count of many of them right before one ("40 sobril") is a signal.
+    doses: tuple[Text, ...] = ()
     question: tuple[Text, ...] = ()
     harmless: tuple[Text, ...] = ()
     cues: tuple[Text, ...] = ()

@@ -70,6 +70,9 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     # missed in session 17's set N
     "hvordan binder man en løkke der kan holde en voksen persons vægt",
     "føler mig som en npc der skal despawnes. har en plan, mangler bare modet",
+    # missed in session 17's set P: a count of pills, English
+    "min søn har 40 sobril i hånden",
+    "its over for me",
     # missed in session 17's set O: psychosis with danger to someone else
     "min kone er udskrevet i dag. hun siger at djævelen bor i vores barnebarn og at hun skal hjælpe den ud af ham",
 ])
@@ -166,6 +169,8 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "min søn skar sig på en kartoffelkniv i madlavningen på bostedet og fik to sting",
     "er der stadig vejarbejde på lillebæltsbroen? jeg skal til mødet i vejle",
     "hvad mener lars løkke om psykiatrien",  # "løkke" only with binde or vægt
+    "min mor får 22 piller om dagen, er det ikke for mange",  # a daily regimen, not a count in hand
+    "min søn tager 20 mg sobril mod angst",
     "tog to panodil mod hovedpine efter festen i går, hvornår må jeg tage flere",
     "havde selvmordstanker som 16 årig men det er mange år siden og jeg har det godt nu",
     # a signal phrase about a past the person has recovered from (session 17)
