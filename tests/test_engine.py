@@ -169,7 +169,7 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "min søn skar sig på en kartoffelkniv i madlavningen på bostedet og fik to sting",
     "er der stadig vejarbejde på lillebæltsbroen? jeg skal til mødet i vejle",
     "hvad mener lars løkke om psykiatrien",  # "løkke" only with binde or vægt
-    "min mor får 22 piller om dagen, er det ikke for mange",  # a daily regimen, not a count in hand
+    "min mor får 22 piller om dagen af lægen",  # a daily regimen, not a count in hand
     "min søn tager 20 mg sobril mod angst",
     "tog to panodil mod hovedpine efter festen i går, hvornår må jeg tage flere",
     "havde selvmordstanker som 16 årig men det er mange år siden og jeg har det godt nu",
