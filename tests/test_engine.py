@@ -171,6 +171,7 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "hvad mener lars løkke om psykiatrien",  # "løkke" only with binde or vægt
     "min mor får 22 piller om dagen af lægen",  # a daily regimen, not a count in hand
     "min søn tager 20 mg sobril mod angst",
+    "min datter har haft selvmordstanker tidligere og har nu en sikkerhedsplan med sin behandler",
     "tog to panodil mod hovedpine efter festen i går, hvornår må jeg tage flere",
     "havde selvmordstanker som 16 årig men det er mange år siden og jeg har det godt nu",
     # a signal phrase about a past the person has recovered from (session 17)
