@@ -150,6 +150,8 @@ class CrisisDetector:
         self.first_person = [_compile(p) for p in crisis.first_person]
         self.grave = [_compile(p) for p in crisis.grave]
         self.doses = [_Pattern((NUMBER, *_compile(d).parts), f"{MANY_PILLS}+ {d}") for d in crisis.doses]
+        self.signals_or_doses = self.signals + self.doses
+        self.particular = self.someone + self.first_person  # the writer or a particular person
         self.question = [_compile(p) for p in crisis.question]
         self.harmless = [_compile(p) for p in crisis.harmless]
         self.cues = [_compile(p) for p in crisis.cues]
@@ -197,7 +199,7 @@ class CrisisDetector:
     def _reason(self, hits: list[frozenset[str]], seen: frozenset[str]) -> str | None:
         if not seen:
             return None
-        signal = self._first(self.signals + self.doses, hits, seen)
+        signal = self._first(self.signals_or_doses, hits, seen)
         if signal is not None:
             if self._first(self.past, hits, seen) is None or self._first(self.recovered, hits, seen) is None:
                 return signal.source
@@ -215,7 +217,7 @@ class CrisisDetector:
             return self._by_cues(hits, seen, personal, framed=False)
         policy = self._first(self.policy, hits, seen) is not None
         if personal and self._first(self.acute, hits, seen) is not None and (
-                not policy or self._first(self.someone + self.first_person, hits, seen) is not None):
+                not policy or self._first(self.particular, hits, seen) is not None):
             # "hvor mange pårørende oplever at deres barn forsøger selvmord" asks for a figure
             return mention.source
         grave = self._first(self.grave, hits, seen)
