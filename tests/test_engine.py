@@ -157,12 +157,13 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "hvor mange overdoser ser de psykiatriske akutmodtagelser",  # one letter from "overdosed"
     "min mor er død, har i en sorggruppe",  # grief, not danger: "død" is no reason to overrule the question
     "min datter begik selvmord, har i tilbud til efterladte",
-    # false alarms in session 17's fresh set I
+    # false alarms in session 17's fresh sets I to Q
     "er covid vaccinen farlig for gravide",
     "mit barnebarn slår mig ihjel i kortspil hver søndag haha",
     "det møde på rådhuset i går var så kedeligt at jeg troede jeg skulle dø",
     ("min datter har en personlighedsforstyrrelse med selvskade og bliver genindlagt igen og igen, "
-     "har alliancen skrevet noget om den gruppe"),    "hvor mange opkald får politiets servicecentre fra psykisk syge, fx folk med selvmordstanker",  # får/far
+     "har alliancen skrevet noget om den gruppe"),
+    "hvor mange opkald får politiets servicecentre fra psykisk syge, fx folk med selvmordstanker",  # får/far
     "når folk med psykisk sygdom ringer 112 fordi de vil tage deres liv, bliver de så behandlet anderledes",
     "mener i at tvang er ok hvis nogen er til fare for sig selv",
     "min datter havde selvmordstanker sidste vinter. hun er kommet sig nu, men hvor mange oplever det samme",
