@@ -73,6 +73,14 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     # missed in session 17's set P: a count of pills, English
     "min søn har 40 sobril i hånden",
     "its over for me",
+    # missed in session 17's set S, in English from expats and their relatives
+    "my wife is standing on the balcony on 8th floor right now and says she will jump if i come closer",
+    "my flatmate left a note 'don't look for me' and took the rope from the boat",
+    "i am so tired of living in this cold country, i bought charcoal and tape for the bathroom",
+    "what's the fastest way to stop existing? asking for me",
+    "my sister is having a psychosis and ran out of the house toward the motorway",
+    # missed in session 17's set R, spelled as in distress
+    "helt aerligt hvad er pointen har taget min mors sovemedicin med i seng og skyllet det ned med vin",
     # missed in session 17's set O: psychosis with danger to someone else
     "min kone er udskrevet i dag. hun siger at djævelen bor i vores barnebarn og at hun skal hjælpe den ud af ham",
 ])
@@ -175,6 +183,8 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "min datter har haft selvmordstanker tidligere og har nu en sikkerhedsplan med sin behandler",
     "tog to panodil mod hovedpine efter festen i går, hvornår må jeg tage flere",
     "havde selvmordstanker som 16 årig men det er mange år siden og jeg har det godt nu",
+    "my son was admitted last year after an overdose, he is doing much better now. can i volunteer",
+    "the metro is late again and i am standing on the platform",
     # a signal phrase about a past the person has recovered from (session 17)
     "for to år siden forsøgte min søn at tage sit eget liv, nu har han det godt. hvad gør i for pårørende",
 ])
