@@ -99,11 +99,12 @@ def test_hard_crisis_sets_every_crisis_caught(engine: Engine) -> None:
     report = evaluate(engine, load_cases(HARD_CRISIS))
     m = report.metrics()
     assert m["crisis_recall"] == 1.0
-    # 14.0 % now, with sets J and K to T of session 17 (J: policy questions and hidden crises,
-    # came in at 13.0 % false with two crisis messages missed; K, M, N, O, P, Q, R, S, T: crises
-    # in ordinary words and everyday messages that share them, came in at 30.5, 26.7, 25.0,
-    # 25.9, 18.4, 21.7, 27.6, 23.3 and 16.7 % false with 2, 2, 2, 1, 2, 0, 1, 13 and 2 crisis
-    # messages missed; S, in English, led to the English training round), fresh set G (which came in at 16.9 %) and the
+    # 13.9 % now, with sets J and K to V of session 17 (J: policy questions and hidden crises,
+    # came in at 13.0 % false with two crisis messages missed; K, M, N, O, P, Q, R, S, T, U, V:
+    # crises in ordinary words and everyday messages that share them, came in at 30.5, 26.7,
+    # 25.0, 25.9, 18.4, 21.7, 27.6, 23.3, 16.7, 16.7 and 13.3 % false with 2, 2, 2, 1, 2, 0, 1,
+    # 13, 2, 0 and 3 crisis messages missed; S, in English, led to the English training
+    # round), fresh set G (which came in at 16.9 %) and the
     # crisis model's training round K of everyday statements; 14.7 % before G and K, 13.2 %
     # before the model's lower bar of session 14 (11.2 % without fresh set E, which came in at
     # 25.8 %); the eval set's own rate is 0.4 %
