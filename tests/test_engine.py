@@ -93,11 +93,12 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     # missed in session 17's set O: psychosis with danger to someone else
     "min kone er udskrevet i dag. hun siger at djævelen bor i vores barnebarn og at hun skal hjælpe den ud af ham",
 ])
-def test_suicidal_thoughts_in_a_question_the_past_or_code_are_a_crisis_by_the_phrases_alone(
-        knowledge: Knowledge, message: str) -> None:
+def test_crisis_messages_are_caught_by_the_phrase_lists_alone(knowledge: Knowledge, message: str) -> None:
     from bot.crisis import CrisisDetector
 
-    # only a policy frame about nobody in particular, or recovery, makes "selvmordstanker" harmless
+    # Suicidal thoughts in a question, the past or code, and each message a fresh set found
+    # missed. Only a policy frame about nobody in particular, or recovery, makes
+    # "selvmordstanker" harmless; the rest need no model.
     assert CrisisDetector(knowledge.crisis).is_crisis(message)
 
 
