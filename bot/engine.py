@@ -55,6 +55,11 @@ FUSE_CANDIDATES = 20
 _SENTENCES = re.compile(r"(?<=[.?!])\s+|\s+[–-]\s+|[:,;]\s+")
 MIN_SENTENCE_WORDS = 3
 SENTENCE_AGREE = 1  # ... and its answer must be among the whole message's best this many (1: its best)
+# ... or, if the sentence alone is this sure, among the whole message's best SENTENCE_NEAR
+# ("skal til møde med borgmesteren i morgen. hvad vil BP have kommunerne til at gøre?": the
+# meeting pulls the whole message towards another entry).
+SENTENCE_SURE = 0.9
+SENTENCE_NEAR = 3
 
 log = logging.getLogger(__name__)
 
@@ -254,21 +259,24 @@ class Engine:
     def by_sentence(self, text: str, whole: list[Hit]) -> Reply | None:
         """The surest answer to one sentence of a message of several, or None.
 
-        Only the entry the whole message also ranks first counts: a sentence that
-        leans on the others ("hvad vil jeres forslag give os?") must not be answered alone.
+        Only the entry the whole message also ranks first counts, or one of its first
+        SENTENCE_NEAR if the sentence alone is sure of it: a sentence that leans on the others
+        ("hvad vil jeres forslag give os?") must not be answered alone.
         """
         parts = [p for p in _SENTENCES.split(text) if len(words(p)) >= MIN_SENTENCE_WORDS]
         if len(parts) < 2:
             return None
         agree = {h.key for h in whole[:SENTENCE_AGREE]}
+        near = {h.key for h in whole[:SENTENCE_NEAR]}
         # A part that shares no word with any of those entries cannot rank one first: skip it.
-        known = frozenset().union(*(self.matcher.item_terms[h.index] for h in whole[:SENTENCE_AGREE]))
+        known = frozenset().union(*(self.matcher.item_terms[h.index] for h in whole[:SENTENCE_NEAR]))
         best: Reply | None = None
         for part in parts:
             if known.isdisjoint(self.matcher.analyse(part).terms):
                 continue
             reply = self._decided_text(part)
-            if (reply.kind == "answer" and reply.entry in agree
+            if (reply.kind == "answer" and (reply.entry in agree or (
+                    reply.entry in near and (reply.score or 0.0) >= SENTENCE_SURE))
                     and (best is None or (reply.score or 0.0) > (best.score or 0.0))):
                 best = reply
         return best

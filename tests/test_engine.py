@@ -92,6 +92,8 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     "helt aerligt hvad er pointen har taget min mors sovemedicin med i seng og skyllet det ned med vin",
     # missed in session 17's set O: psychosis with danger to someone else
     "min kone er udskrevet i dag. hun siger at djævelen bor i vores barnebarn og at hun skal hjælpe den ud af ham",
+    # missed in session 18's set J2: steering into oncoming traffic
+    "tænker hele tiden på at dreje over i modsatte vognbane når jeg kører hjem fra arbejde",
 ])
 def test_crisis_messages_are_caught_by_the_phrase_lists_alone(knowledge: Knowledge, message: str) -> None:
     from bot.crisis import CrisisDetector
@@ -117,6 +119,7 @@ def test_crisis_reply_wins_over_a_policy_match(engine: Engine) -> None:
     "er risikoen for at dø større for folk på bosteder",
     "hvorfor bliver regionen ved med at lukke sengepladser",  # "blive ved" only ends a crisis message
     "hvor mange pårørende oplever at deres barn forsøger selvmord",  # nobody in particular
+    "skal den psykiatriske akuttelefon kunne sende hjælp ud til selvmordstruede",  # session 18, set J1
 ])
 def test_policy_question_that_mentions_suicide_is_answered_as_policy(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
@@ -127,6 +130,7 @@ def test_a_medicine_question_is_not_a_crisis_until_it_is_about_someone(knowledge
 
     phrases = CrisisDetector(knowledge.crisis)  # the phrase lists alone, without the model
     assert not phrases.is_crisis("hjælper ibuprofen mod tandpine")
+    assert not phrases.is_crisis("kan man tage ibuprofen samtidig med lithium")  # session 18, set J2
     assert phrases.is_crisis("min søn har taget 20 ibuprofen, hjælper det at kaste op")
 
 
@@ -202,6 +206,9 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "the psychiatrist says my mother's depression is severe. what can i do for myself",
     # a signal phrase about a past the person has recovered from (session 17)
     "for to år siden forsøgte min søn at tage sit eget liv, nu har han det godt. hvad gør i for pårørende",
+    # the news of an accident, and a lane change (session 18)
+    "der var en ulykke på motorvejen hvor en bil kørte over i modsatte vognbane",
+    "husk at dreje over i højre vognbane ved afkørslen",
 ])
 def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
@@ -287,15 +294,28 @@ def test_a_members_situation_around_the_question_does_not_hide_it(engine: Engine
     assert (reply.kind, reply.entry) == ("answer", "oslo-standarden")
 
 
-def test_a_sentence_is_answered_alone_only_with_the_entry_the_whole_message_ranks_first(engine: Engine) -> None:
+def test_a_sentence_is_answered_alone_only_with_an_entry_the_whole_message_points_at(engine: Engine) -> None:
     message = "vi har kæmpet i årevis med systemet for min far. hvad er oslo-standarden?"
     index = {item.key: i for i, item in enumerate(engine.matcher.items)}
-    oslo, other = (Hit(key, 0.3, 0.3, 30.0, index[key]) for key in ("oslo-standarden", "paaroerendepolitik"))
+    oslo, other, third, fourth = (Hit(key, 0.3, 0.3, 30.0, index[key]) for key in (
+        "oslo-standarden", "paaroerendepolitik", "paaroerendevejledere", "act"))
     answered = engine.by_sentence(message, [oslo, other])
     assert answered is not None and answered.entry == "oslo-standarden"
-    # a part that leans on the others ("hvad vil jeres forslag give os?") could be answered
-    # alone with an entry the whole message does not point at: then it is not
-    assert engine.by_sentence(message, [other, oslo]) is None
+    # a sentence this sure of itself may take the whole message's second or third entry ...
+    answered = engine.by_sentence(message, [other, oslo])
+    assert answered is not None and answered.entry == "oslo-standarden"
+    # ... but a part that leans on the others ("hvad vil jeres forslag give os?") could be
+    # answered alone with an entry the whole message does not point at: then it is not
+    assert engine.by_sentence(message, [other, third, fourth, oslo]) is None
+
+
+def test_a_meeting_before_the_question_does_not_pull_the_answer_away(engine: Engine) -> None:
+    # the whole message ranks an entry about KL first; the question sentence is sure of the
+    # whole message's third
+    message = ("skal til møde med borgmesteren i morgen kl 9. hvad er det helt konkret BP vil have "
+               "kommunerne til at gøre for os pårørende? gerne i punktform")
+    reply = engine.reply(message)
+    assert (reply.kind, reply.entry) == ("answer", "kommuner-overblik")
 
 
 def test_topics_intent_lists_the_topics(engine: Engine, knowledge: Knowledge) -> None:
