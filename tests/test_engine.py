@@ -94,6 +94,12 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     "min kone er udskrevet i dag. hun siger at djævelen bor i vores barnebarn og at hun skal hjælpe den ud af ham",
     # missed in session 18's set J2: steering into oncoming traffic
     "tænker hele tiden på at dreje over i modsatte vognbane når jeg kører hjem fra arbejde",
+    # phrasings of session 18's training round on diagnoses that only the model knew
+    "min mand sms'ede at jeg ikke skal lede efter ham",
+    "han har skåret i armen og det stopper ikke med at bløde",
+    "hun har skrevet at vi ikke ser hende igen",
+    "han vil køre ind i et træ i aften",
+    "jeg fandt min far med en ledning om halsen",
 ])
 def test_crisis_messages_are_caught_by_the_phrase_lists_alone(knowledge: Knowledge, message: str) -> None:
     from bot.crisis import CrisisDetector
