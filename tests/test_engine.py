@@ -100,6 +100,7 @@ def test_a_relative_in_danger_now_is_a_crisis_inside_a_question_to_the_associati
     "hun har skrevet at vi ikke ser hende igen",
     "han vil køre ind i et træ i aften",
     "jeg fandt min far med en ledning om halsen",
+    "he slit his arm and says the neck is next",
 ])
 def test_crisis_messages_are_caught_by_the_phrase_lists_alone(knowledge: Knowledge, message: str) -> None:
     from bot.crisis import CrisisDetector
@@ -215,6 +216,10 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     # the news of an accident, and a lane change (session 18)
     "der var en ulykke på motorvejen hvor en bil kørte over i modsatte vognbane",
     "husk at dreje over i højre vognbane ved afkørslen",
+    # English "do" reads as "dø" without æøå; an illness named is no emergency (session 18)
+    "can the outreach team do home visits for my brother",
+    "my sister is bipolar, do the regions offer relatives any support",
+    "min datter har anoreksi hvor mange kalorier skal hun have om dagen",
 ])
 def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
