@@ -23,7 +23,16 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from bot.text import STOP_SKELETONS, CompoundSplitter, stem, words
+from bot.text import STOP_SKELETONS, CompoundSplitter, spoken_words, stem
+
+# Danish names of letters, folded ("hå" -> "ha"), for acronyms said letter by letter; the
+# names that are no Danish word of their own must occur in such a run.
+LETTER_NAMES = {"a": "a", "be": "b", "se": "c", "de": "d", "e": "e", "ef": "f", "ge": "g",
+                "ha": "h", "i": "i", "jod": "j", "ka": "k", "el": "l", "em": "m", "en": "n",
+                "o": "o", "pe": "p", "ku": "q", "er": "r", "es": "s", "te": "t", "u": "u",
+                "ve": "v", "eks": "x", "y": "y"}
+PURE_LETTER_NAMES = frozenset({"pe", "ve", "ge", "ef", "em", "es", "eks", "ku", "jod", "u", "be",
+                               "te", "ka", "ha"})
 
 K1 = 1.2
 B = 0.75
@@ -94,7 +103,7 @@ class Matcher:
         counts: Counter[str] = Counter()
         for it in items:
             for text in (it.title, *it.phrasings, *it.keywords, it.body):
-                counts.update(w for w in words(text) if w not in STOP_SKELETONS)
+                counts.update(w for w in spoken_words(text) if w not in STOP_SKELETONS)
         vocab = set(counts)
         self.vocab = vocab
         # Typo correction's tie-break: the first closest word in this order, so the commoner
@@ -169,7 +178,7 @@ class Matcher:
 
     def _index_terms(self, text: str) -> list[str]:
         out = []
-        for w in words(text):
+        for w in spoken_words(text):
             if w in STOP_SKELETONS:
                 continue
             out.append(stem(w))
@@ -218,7 +227,8 @@ class Matcher:
     def analyse(self, text: str) -> Query:
         """Query terms: known words stemmed; unknown words split or typo-corrected."""
         out = Query()
-        for w in words(text):
+        ws = self._spelled_out(spoken_words(text))
+        for w in ws:
             if w in STOP_SKELETONS:
                 out.tokens.append("f:" + stem(w))
                 continue
@@ -229,10 +239,50 @@ class Matcher:
             else:
                 out.terms.extend(found)
                 out.tokens.extend("t:" + t for t in found)
+        if not out.terms and not out.unknown:
+            self._join_function_words(ws, out)
         return out
 
+    def _spelled_out(self, ws: list[str]) -> list[str]:
+        """Letters said one by one to the phone ("pe se ve", "pe i u") as the word they spell.
+
+        Only a run that holds a letter's name that is no Danish word ("pe", "ve") and spells
+        a word of the index: "se de" and "i er" stay words.
+        """
+        out: list[str] = []
+        i = 0
+        while i < len(ws):
+            for n in range(len(ws) - i, 1, -1):
+                run = ws[i:i + n]
+                if not all(w in LETTER_NAMES for w in run) or not any(w in PURE_LETTER_NAMES for w in run):
+                    continue
+                spelled = "".join(LETTER_NAMES[w] for w in run)
+                if spelled in self.vocab:
+                    out.append(spelled)
+                    i += n
+                    break
+            else:
+                out.append(ws[i])
+                i += 1
+        return out
+
+    def _join_function_words(self, ws: list[str], query: Query) -> None:
+        """A name made of small words ("EN AF OS") is known written together ("enafos").
+
+        Only for a message of small words alone (`ws`, one token each): the longest run of
+        them that is a word of the index, written together, becomes its term.
+        """
+        for n in range(len(ws), 1, -1):
+            for i in range(len(ws) - n + 1):
+                joined = "".join(ws[i:i + n])
+                if joined in self.vocab:
+                    term = stem(joined)
+                    query.terms.append(term)
+                    query.tokens[i:i + n] = ["t:" + term]
+                    return
+
     def _fuzzy_form(self, text: str) -> str:
-        return " ".join(stem(w) for w in words(text) if w not in STOP_SKELETONS)
+        return " ".join(stem(w) for w in spoken_words(text) if w not in STOP_SKELETONS)
 
     def unexplained(self, hit: Hit, query: Query) -> list[float]:
         """Information (idf, relative to the rarest word) of the question's words `hit` lacks.

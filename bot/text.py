@@ -69,6 +69,70 @@ def words(text: str) -> list[str]:
     return list(_words(text))
 
 
+# Numbers as people say them to a phone that writes for them ("tredive dage", "femten
+# procent", "tyve atten" for 2018, "to tusind og toogtyve"), read as the digits the documents
+# use. Units alone (en, to, tre, ...) stay words: "en" and "et" are articles; so does "ti",
+# which the documents write as a word and inside compounds ("tiårsplan", "over ti år").
+_TEENS = {"elleve": 11, "tolv": 12, "tretten": 13, "fjorten": 14, "femten": 15,
+          "seksten": 16, "sytten": 17, "atten": 18, "nitten": 19}
+_TENS = {"tyve": 20, "tredive": 30, "fyrre": 40, "halvtreds": 50, "tres": 60,
+         "halvfjerds": 70, "firs": 80, "halvfems": 90}
+_UNITS = {"en": 1, "et": 1, "to": 2, "tre": 3, "fire": 4, "fem": 5, "seks": 6, "syv": 7,
+          "otte": 8, "ni": 9}
+_COMPOUND = re.compile(r"(en|to|tre|fire|fem|seks|syv|otte|ni)og(" + "|".join(_TENS) + r")")
+
+
+def _number(word: str) -> int | None:
+    """10-99 written as one word ("atten", "toogtyve"), or None."""
+    if word in _TEENS:
+        return _TEENS[word]
+    if word in _TENS:
+        return _TENS[word]
+    m = _COMPOUND.fullmatch(word)
+    return _UNITS[m.group(1)] + _TENS[m.group(2)] if m else None
+
+
+@lru_cache(maxsize=16384)
+def _spoken(text: str) -> tuple[str, ...]:
+    ws = _words(text)
+    out: list[str] = []
+    i = 0
+    while i < len(ws):
+        w = ws[i]
+        # "to tusind (og) atten" -> 2018
+        if w in _UNITS and i + 1 < len(ws) and ws[i + 1] == "tusind":
+            j = i + 2 + (i + 2 < len(ws) and ws[i + 2] == "og")
+            rest = _number(ws[j]) if j < len(ws) else None
+            if rest is None and j < len(ws) and ws[j] in _UNITS and j > i + 2:
+                rest = _UNITS[ws[j]]
+            if rest is not None:
+                out.append(str(_UNITS[w] * 1000 + rest))
+                i = j + 1
+            else:
+                out.append(str(_UNITS[w] * 1000))
+                i += 2
+            continue
+        n = _number(w)
+        if n is None:
+            out.append(w)
+            i += 1
+            continue
+        # "tyve atten", "nitten halvfems": a year said in two halves
+        m = _number(ws[i + 1]) if i + 1 < len(ws) else None
+        if m is not None and n in (19, 20):
+            out.append(str(n * 100 + m))
+            i += 2
+            continue
+        out.append(str(n))
+        i += 1
+    return tuple(out)
+
+
+def spoken_words(text: str) -> list[str]:
+    """`words`, with numbers said in words read as digits ("tredive dage" -> "30 dage")."""
+    return list(_spoken(text))
+
+
 STOP_SKELETONS = frozenset(skeleton(w) for w in (fold(s) for s in STOPWORDS_DA))
 
 

@@ -10,6 +10,7 @@ from bot.engine import ANSWER_FLOOR, FEATURES, ConfidenceModel, Engine, Threshol
 from bot.knowledge import Knowledge
 from bot.matcher import Hit
 from bot.render import to_text
+from bot.text import words
 
 
 # -- 1. crisis first ---------------------------------------------------------------------
@@ -327,6 +328,24 @@ def test_a_meeting_before_the_question_does_not_pull_the_answer_away(engine: Eng
                "kommunerne til at gøre for os pårørende? gerne i punktform")
     reply = engine.reply(message)
     assert (reply.kind, reply.entry) == ("answer", "kommuner-overblik")
+
+
+@pytest.mark.parametrize(("message", "entry"), [
+    ("pe se ve", "pcv"),  # letters said one by one to the phone
+    ("hvad er pe i u", "patientinddragelsesudvalg"),
+    ("hvor mange henvisninger får pe se ve om året", "midt-30000-henvisninger-pcv"),
+    ("EN AF OS", "en-af-os"),  # a name of small words only
+    ("hvor mange genindlægges inden for tredive dage", "region-akut-fakta-genindlaeggelse-26-pct"),
+])
+def test_spoken_and_small_word_names_are_understood(engine: Engine, message: str, entry: str) -> None:
+    reply = engine.reply(message)
+    assert (reply.kind, reply.entry) == ("answer", entry)
+
+
+def test_spelled_letters_are_joined_only_into_a_known_word(engine: Engine) -> None:
+    # "se de" and "i er" are Danish words, not letters; "pe ve" spells nothing the bot knows
+    for message in ("kan du se de er gode", "hvad er i er", "pe ve"):
+        assert engine.matcher._spelled_out(words(message)) == words(message)
 
 
 def test_topics_intent_lists_the_topics(engine: Engine, knowledge: Knowledge) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.text import CompoundSplitter, content_words, fold, skeleton, stem, words
+from bot.text import CompoundSplitter, content_words, fold, skeleton, spoken_words, stem, words
 
 
 def test_fold_casefolds_and_spells_out_danish_letters() -> None:
@@ -51,3 +51,18 @@ def test_compound_with_linking_s() -> None:
 def test_unknown_word_is_not_split() -> None:
     splitter = CompoundSplitter({"parorende", "vejleder"})
     assert splitter.split("fodboldkamp") == ()
+
+
+def test_numbers_said_in_words_read_as_digits() -> None:
+    # as a phone writes what a member says to it
+    assert spoken_words("tredive dage") == ["30", "dage"]
+    assert spoken_words("femogtyve procent") == ["25", "procent"]
+    assert spoken_words("belægningen i tyve atten") == words("belægningen i 2018")
+    assert spoken_words("to tusind og toogtyve") == ["2022"]
+    assert spoken_words("nitten halvfems") == ["1990"]
+
+
+def test_small_numbers_and_articles_stay_words() -> None:
+    # "en" and "et" are articles; "ti" is how the documents write ten, also in "tiårsplan"
+    assert spoken_words("en af os") == ["en", "af", "os"]
+    assert spoken_words("over ti år med tre forslag") == words("over ti år med tre forslag")
