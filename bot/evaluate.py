@@ -59,6 +59,7 @@ DEFAULT_EVAL = Path(__file__).resolve().parent.parent / "tests" / "eval"
 # near misses, which ask the material's own topics for a detail it lacks ("hvem var
 # projektleder på sikker psykiatri").
 OOS_CATEGORIES = ("everyday", "politics", "nonsense", "health", "near-miss")
+ISSUE_CATEGORIES = OOS_CATEGORIES[:3]
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,10 @@ class Report:
         cats = self.oos_by_category()
         if cats:
             out.write("  by kind: " + "; ".join(f"{c} {_pct(*v).strip()}" for c, v in cats.items()) + "\n")
+            named = [cats[c] for c in ISSUE_CATEGORIES if c in cats]
+            if named:
+                out.write(f"  the issue's kinds ({', '.join(ISSUE_CATEGORIES)}) "
+                          f"{_pct(sum(n[0] for n in named), sum(n[1] for n in named)).strip()}\n")
         cr = by["crisis"]
         out.write(f"crisis recall              {_pct(ok(cr), len(cr))}\n")
         non = [r for r in self.results if r[0].group != "crisis"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine import Engine
-from bot.evaluate import DEFAULT_EVAL, Report, cross_validate, evaluate, load_cases
+from bot.evaluate import DEFAULT_EVAL, ISSUE_CATEGORIES, Report, cross_validate, evaluate, load_cases
 
 HOLDOUT = Path(__file__).resolve().parent / "eval_holdout"
 HARD_CRISIS = Path(__file__).resolve().parent / "eval_hard_crisis"
@@ -73,13 +73,13 @@ def test_out_of_scope_questions_are_not_answered(report: Report) -> None:
 
 def test_the_issues_kinds_of_out_of_scope_question_are_not_answered(report: Report, engine: Engine) -> None:
     # The issue names everyday life, other politics and nonsense; unseen (test split and fresh
-    # sets) 100 % now (57/57 and 89/89). The gap to 95 % over all out-of-scope questions is near
-    # misses (80.0 % and 88.9 %) and a relative's own case ("kan jeg få tabt
-    # arbejdsfortjeneste", 88.7 % fresh).
+    # sets) 100 % now (57/57 and 172/172). The gap to 95 % over all out-of-scope questions is
+    # near misses (80.0 % and 82.6 %) and a relative's own case ("kan jeg få tabt
+    # arbejdsfortjeneste", 90.9 % fresh).
     for rep in (report.subset("test"), evaluate(engine, load_cases(FRESH))):
         cats = rep.oos_by_category()
-        ok = sum(cats[c][0] for c in ("everyday", "politics", "nonsense"))
-        assert ok / sum(cats[c][1] for c in ("everyday", "politics", "nonsense")) >= 0.95
+        ok = sum(cats[c][0] for c in ISSUE_CATEGORIES)
+        assert ok / sum(cats[c][1] for c in ISSUE_CATEGORIES) >= 0.95
 
 
 def test_intents(report: Report) -> None:
