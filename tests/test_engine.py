@@ -348,6 +348,17 @@ def test_spelled_letters_are_joined_only_into_a_known_word(engine: Engine) -> No
         assert engine.matcher._spelled_out(words(message)) == words(message)
 
 
+@pytest.mark.parametrize(("message", "gap"), [
+    ("hvilken kommune har en pårørendevejleder med speciale i psykiatri", "nævner ikke, hvilken kommune"),
+    ("hvilke organisationer er med i psykiatrialliancen", "nævner ikke, hvilke organisationer"),
+    ("hvem ledede sikker psykiatri projektet", "nævner ikke, hvem der ledede"),
+])
+def test_a_detail_the_material_lacks_is_said_to_be_missing(engine: Engine, message: str, gap: str) -> None:
+    # the closest entry may answer, but then it says what the documents do not tell
+    reply = engine.reply(message)
+    assert reply.kind == "fallback" or gap in to_text(reply)
+
+
 def test_topics_intent_lists_the_topics(engine: Engine, knowledge: Knowledge) -> None:
     text = to_text(engine.reply("vis emner"))
     for topic in knowledge.topics.values():
