@@ -92,9 +92,15 @@ def _number(word: str) -> int | None:
     return _UNITS[m.group(1)] + _TENS[m.group(2)] if m else None
 
 
+# Every number word above holds one of these; a text with none of them is left as it is.
+_NUMBER_HINT = re.compile("|".join((*_TEENS, *_TENS, "tusind")))
+
+
 @lru_cache(maxsize=16384)
 def _spoken(text: str) -> tuple[str, ...]:
     ws = _words(text)
+    if not _NUMBER_HINT.search(" ".join(ws)):
+        return ws
     out: list[str] = []
     i = 0
     while i < len(ws):
