@@ -34,6 +34,9 @@ LETTER_NAMES = {"a": "a", "be": "b", "se": "c", "de": "d", "e": "e", "ef": "f", 
 PURE_LETTER_NAMES = frozenset({"pe", "ve", "ge", "ef", "em", "es", "eks", "ku", "jod", "u", "be",
                                "te", "ka", "ha"})
 
+MAX_SPELLED = 6  # letters said one by one ("pe se ve"): at most this many
+MAX_JOINED = 8  # small words of a name written apart ("en af os"): at most this many
+
 K1 = 1.2
 B = 0.75
 W_COVERAGE = 0.5
@@ -252,9 +255,12 @@ class Matcher:
         out: list[str] = []
         i = 0
         while i < len(ws):
-            for n in range(len(ws) - i, 1, -1):
+            end = i  # the run of letters' names from i, as long as an acronym may be
+            while end < len(ws) and end - i < MAX_SPELLED and ws[end] in LETTER_NAMES:
+                end += 1
+            for n in range(end - i, 1, -1):
                 run = ws[i:i + n]
-                if not all(w in LETTER_NAMES for w in run) or not any(w in PURE_LETTER_NAMES for w in run):
+                if not any(w in PURE_LETTER_NAMES for w in run):
                     continue
                 spelled = "".join(LETTER_NAMES[w] for w in run)
                 if spelled in self.vocab:
@@ -269,9 +275,11 @@ class Matcher:
     def _join_function_words(self, ws: list[str], query: Query) -> None:
         """A name made of small words ("EN AF OS") is known written together ("enafos").
 
-        Only for a message of small words alone (`ws`, one token each): the longest run of
-        them that is a word of the index, written together, becomes its term.
+        Only for a short message of small words alone (`ws`, one token each): the longest
+        run of them that is a word of the index, written together, becomes its term.
         """
+        if len(ws) > MAX_JOINED:
+            return
         for n in range(len(ws), 1, -1):
             for i in range(len(ws) - n + 1):
                 joined = "".join(ws[i:i + n])
