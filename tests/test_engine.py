@@ -221,6 +221,10 @@ def test_coded_and_english_crisis_messages(engine: Engine, message: str) -> None
     "can the outreach team do home visits for my brother",
     "my sister is bipolar, do the regions offer relatives any support",
     "min datter har anoreksi hvor mange kalorier skal hun have om dagen",
+    # second-language Danish (session 18, set W): rope for a boat, a caseworker, a meeting
+    "vi mangler et nyt reb til sejlbåden før sommer",
+    "jeg vil ikke mere med min sagsbehandler, kan jeg skifte",
+    "sidste gang jeg var til temaaften det var rigtig godt",
 ])
 def test_everyday_words_of_crisis_messages_are_no_alarm(engine: Engine, message: str) -> None:
     assert engine.reply(message).kind != "crisis"
