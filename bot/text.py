@@ -35,7 +35,9 @@ STOPWORDS_DA = frozenset(
     mere helt får fik få jeres dit dine ens overhovedet faktisk synes tror mener sige siger
     fortæl fortælle ved vide godt rigtig rigtigt ret lidt nogen ting gøre gør går gå hedder
     står stå kom kommer komme please pls ok okay
-    nr osv dvs mht evt bla feks jf etc vedr iflg""".split()  # abbreviations: "anbefaling nr 25"
+    nr osv dvs mht evt bla feks jf etc vedr iflg
+    what is that the how does mean means this about of an and can are there any your you me
+    my tell explain""".split()  # abbreviations: "anbefaling nr 25"; English: "sociolance?? what is that"
 )
 
 _stemmer = snowballstemmer.stemmer("danish")

@@ -139,7 +139,17 @@ def test_a_medicine_question_is_not_a_crisis_until_it_is_about_someone(knowledge
     phrases = CrisisDetector(knowledge.crisis)  # the phrase lists alone, without the model
     assert not phrases.is_crisis("hjælper ibuprofen mod tandpine")
     assert not phrases.is_crisis("kan man tage ibuprofen samtidig med lithium")  # session 18, set J2
+    assert not phrases.is_crisis("må man tage pamol og ipren på samme dag")  # session 18, set L1
     assert phrases.is_crisis("min søn har taget 20 ibuprofen, hjælper det at kaste op")
+
+
+def test_a_death_years_ago_is_grief_and_a_death_now_is_an_emergency(knowledge: Knowledge) -> None:
+    from bot.crisis import CrisisDetector
+
+    phrases = CrisisDetector(knowledge.crisis)
+    assert not phrases.is_crisis("min søster tog sit eget liv for fire år siden, nu vil jeg gerne hjælpe andre efterladte")
+    assert phrases.is_crisis("min søster tog sit eget liv for en time siden")
+    assert phrases.is_crisis("min søster tog sit liv for tre år siden og nu vil jeg heller ikke leve mere")
 
 
 def test_an_attempt_long_ago_by_someone_who_is_well_now_is_not_an_emergency(knowledge: Knowledge) -> None:
@@ -339,6 +349,7 @@ def test_a_meeting_before_the_question_does_not_pull_the_answer_away(engine: Eng
     ("hvad er pe i u", "patientinddragelsesudvalg"),
     ("hvor mange henvisninger får pe se ve om året", "midt-30000-henvisninger-pcv"),
     ("EN AF OS", "en-af-os"),  # a name of small words only
+    ("sociolancen?? what is that", "region-akut-sociolance-akutambulance"),  # English small words
     ("hvor mange genindlægges inden for tredive dage", "region-akut-fakta-genindlaeggelse-26-pct"),
 ])
 def test_spoken_and_small_word_names_are_understood(engine: Engine, message: str, entry: str) -> None:
