@@ -367,6 +367,8 @@ def test_spelled_letters_are_joined_only_into_a_known_word(engine: Engine) -> No
     ("hvilken kommune har en pårørendevejleder med speciale i psykiatri", "nævner ikke, hvilken kommune"),
     ("hvilke organisationer er med i psykiatrialliancen", "nævner ikke, hvilke organisationer"),
     ("hvem ledede sikker psykiatri projektet", "nævner ikke, hvem der ledede"),
+    ("hvornår lavede oslo kommune deres standard", "nævner ikke, hvornår standarden"),
+    ("hvor mange kommuner har et socialt akuttilbud i dag", "hvor mange kommuner der har"),
 ])
 def test_a_detail_the_material_lacks_is_said_to_be_missing(engine: Engine, message: str, gap: str) -> None:
     # the closest entry may answer, but then it says what the documents do not tell
